@@ -1,0 +1,85 @@
+"""Ticket personalisation portal: the application factory."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from portal.config import Config
+from portal.extensions import babel, csrf, db, mail, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:
+    """Create the app; tests pass a config class or a dict of overrides."""
+    app = Flask(
+        __name__,
+        instance_path=str(ROOT / "instance"),
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    app.config.from_object(Config)
+    if isinstance(config, dict):
+        app.config.update(config)
+    elif config is not None:
+        app.config.from_object(config)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    _fill_in_defaults(app)
+
+    from portal import models  # noqa: F401  (the tables must be known to migrations)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    mail.init_app(app)
+    csrf.init_app(app)
+
+    from portal import i18n, web
+
+    babel.init_app(app, locale_selector=i18n.select_locale)
+    web.init_app(app)
+
+    from portal.consumer import bp as consumer_bp
+
+    app.register_blueprint(consumer_bp)
+
+    from portal.cli import register_commands
+
+    register_commands(app)
+    return app
+
+
+def _fill_in_defaults(app: Flask) -> None:
+    """Give a laptop a working setup with nothing configured: SQLite and a kept secret key."""
+    instance = Path(app.instance_path)
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'portal.sqlite3'}"
+    if not app.config.get("SECRET_KEY"):
+        # Kept on disk so links stay valid across restarts; production sets SECRET_KEY.
+        key_file = instance / "secret_key"
+        if not key_file.exists():
+            key_file.write_text(secrets.token_urlsafe(48))
+            key_file.chmod(0o600)
+        app.config["SECRET_KEY"] = key_file.read_text().strip()
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        # Several threads write at once in the dev server and tests: wait for the lock, don't fail.
+        options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}))
+        options["connect_args"] = {"timeout": 30, **options.get("connect_args", {})}
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+    """Enforce foreign keys and let readers work while one writer writes (SQLite only)."""
+    import sqlite3
+
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()

@@ -1,0 +1,146 @@
+"""Command-line interface: `flask --app wsgi demo|outbox …` (db comes from Flask-Migrate)."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import signal
+import time
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import click
+from flask import Flask, current_app
+from sqlalchemy import select
+
+from portal import links
+from portal.extensions import db
+from portal.models import BackofficeUser, Order, Organizer, Shop
+from portal.services import outbox
+from portal.services.orders import Booker, OrderLine, create_order
+
+DEMO_ORGANIZER = "Demo Events"
+DEMO_ORGANIZER_EMAIL = "organizer@demo.example"
+
+
+def register_commands(app: Flask) -> None:
+    app.cli.add_command(demo_command)
+    app.cli.add_command(outbox_group)
+
+
+def _demo_organizer() -> tuple[Organizer, str]:
+    """The demo organizer and a backoffice user with a fresh password (printed once)."""
+    organizer = db.session.scalar(select(Organizer).where(Organizer.name == DEMO_ORGANIZER))
+    if organizer is None:
+        organizer = Organizer(name=DEMO_ORGANIZER)
+        db.session.add(organizer)
+    user = db.session.scalar(select(BackofficeUser).where(BackofficeUser.email == DEMO_ORGANIZER_EMAIL))
+    if user is None:
+        user = BackofficeUser(organizer=organizer, email=DEMO_ORGANIZER_EMAIL)
+        db.session.add(user)
+    password = secrets.token_urlsafe(12)
+    user.set_password(password)
+    return organizer, password
+
+
+def _next_order_number() -> str:
+    year = datetime.now(UTC).year
+    while True:
+        number = f"NX-{year}-{secrets.randbelow(1_000_000):06d}"
+        if db.session.scalar(select(Order.id).where(Order.number == number)) is None:
+            return number
+
+
+@click.command("demo")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
+@click.option("--tickets", default=4, show_default=True, type=click.IntRange(1, 500))
+@click.option("--email", default="booker@example.com", show_default=True, help="The booker's email.")
+@click.option("--no-download", is_flag=True, help="Create the shop with Download order enabled off.")
+@click.option("--no-personalisation", is_flag=True, help="Create the shop with personal data not required.")
+def demo_command(as_json: bool, tickets: int, email: str, no_download: bool, no_personalisation: bool) -> None:
+    """Create a demo organizer, shop and completed order, and queue the booker's email."""
+    organizer, password = _demo_organizer()
+    zone = ZoneInfo("Europe/Amsterdam")
+    starts = (datetime.now(zone) + timedelta(days=60)).replace(hour=20, minute=0, second=0, microsecond=0)
+    shop = Shop(
+        organizer=organizer,
+        event_name="Summer Lights Festival",
+        event_starts_at=starts.astimezone(UTC),
+        event_ends_at=(starts + timedelta(hours=6)).astimezone(UTC),
+        venue="Westergasfabriek, Amsterdam",
+        timezone="Europe/Amsterdam",
+        country="NL",
+        default_language="en",
+        download_enabled=not no_download,
+        personalisation_required=not no_personalisation,
+        consumer_desk_whatsapp="+31201234567",
+        support_contact="Support desk: support@demo.example, +31 20 123 4567",
+    )
+    db.session.add(shop)
+    order = create_order(
+        shop,
+        number=_next_order_number(),
+        booker=Booker(first_name="Sam", last_name="de Vries", email=email, phone="+31612345678"),
+        lines=[OrderLine(ticket_type="Weekend pass", quantity=tickets, unit_price_cents=8950)],
+    )
+    db.session.commit()
+    result = {
+        "order_number": order.number,
+        "overview_url": links.overview_url(order),
+        "shop_id": shop.id,
+        "order_id": order.id,
+        "booker_email": order.booker_email,
+        "organizer_email": DEMO_ORGANIZER_EMAIL,
+        "organizer_password": password,
+    }
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    click.echo(f"Demo order {order.number} with {tickets} tickets for {email}.")
+    click.echo(f"  Booker's overview: {result['overview_url']}")
+    click.echo(f"  Backoffice login:  {DEMO_ORGANIZER_EMAIL} / {password}")
+    if not current_app.config.get("MAIL_SERVER"):
+        click.echo(f"  Emails are kept as .eml files in {outbox.kept_mail_folder()}")
+
+
+@click.group("outbox")
+def outbox_group() -> None:
+    """Deliver queued emails."""
+
+
+def _print_report(report: outbox.DeliveryReport) -> None:
+    click.echo(f"sent: {report.sent}, failed: {report.failed}")
+    for error in report.errors:
+        click.echo(f"  {error}", err=True)
+
+
+@outbox_group.command("send")
+def outbox_send() -> None:
+    """Try every queued message once; exit 1 if any failed (those stay queued)."""
+    report = outbox.deliver_queued()
+    _print_report(report)
+    if report.failed:
+        raise SystemExit(1)
+
+
+@outbox_group.command("worker")
+@click.option("--interval", default=2.0, show_default=True, help="Seconds between looks at an empty queue.")
+def outbox_worker(interval: float) -> None:
+    """Deliver messages as they are queued, until stopped (SIGTERM finishes the message in hand)."""
+    stopping = False
+
+    def stop(signum, frame) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    click.echo("outbox worker started", err=True)
+    while not stopping:
+        report, last_id = outbox.deliver_batch(stop=lambda: stopping)
+        if report.sent or report.failed:
+            _print_report(report)
+        db.session.remove()
+        if last_id is None or report.failed:
+            time.sleep(interval)
+    click.echo("outbox worker stopped", err=True)

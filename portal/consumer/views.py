@@ -1,0 +1,224 @@
+"""Pages of the booker (reached by the overview link) and the recipient (the share link).
+
+GET only shows; every change is a POST with a CSRF token, because mail scanners
+and link previews open links before the person does.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from flask import Response, abort, flash, g, redirect, render_template, url_for
+from flask_babel import gettext
+
+from portal.consumer import bp
+from portal.consumer.forms import ActionForm, HolderForm, LostLinkForm, ShareByEmailForm
+from portal.extensions import db
+from portal.models import Order, Shop, Ticket
+from portal.services import downloads, history, personalisation
+
+
+@bp.after_request
+def _never_cache(response: Response) -> Response:
+    # Pages reached by a token hold personal data: no browser or proxy may keep them.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _use_shop_language(shop: Shop) -> None:
+    g.shop_language = shop.default_language
+
+
+def _booker_ticket(token: str, position: int) -> tuple[Order, Ticket]:
+    order = personalisation.order_for_overview(token)
+    _use_shop_language(order.shop)
+    ticket = order.ticket_at(position)
+    if ticket is None:
+        abort(404)
+    return order, ticket
+
+
+def _pdf_response(pdf: bytes, filename: str) -> Response:
+    return Response(
+        pdf,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def whatsapp_url(text: str, number: str | None = None) -> str:
+    digits = "".join(char for char in number or "" if char.isdigit())
+    return f"https://wa.me/{digits}?text={quote(text)}"
+
+
+def consumer_desk_url(ticket: Ticket) -> str | None:
+    """WhatsApp link to the shop's consumer desk with the order and ticket prefilled."""
+    order = ticket.order
+    if not order.shop.consumer_desk_whatsapp:
+        return None
+    text = gettext(
+        "Hello, I would like to change the details of ticket %(position)d of order %(number)s.",
+        position=ticket.position,
+        number=order.number,
+    )
+    return whatsapp_url(text, order.shop.consumer_desk_whatsapp)
+
+
+def is_downloadable(ticket: Ticket) -> bool:
+    return not ticket.order.is_cancelled and ticket.order.shop.download_enabled and downloads.is_ready(ticket)
+
+
+@bp.app_context_processor
+def _helpers() -> dict[str, object]:
+    return {"consumer_desk_url": consumer_desk_url, "is_downloadable": is_downloadable}
+
+
+@bp.record_once
+def _register_template_test(state) -> None:
+    state.app.jinja_env.tests["downloadable"] = is_downloadable
+
+
+@bp.get("/")
+def home() -> str:
+    return render_template("consumer/home.html")
+
+
+@bp.get("/o/<token>")
+def overview(token: str) -> str:
+    order = personalisation.order_for_overview(token)
+    _use_shop_language(order.shop)
+    return render_template("consumer/overview.html", order=order, token=token, action_form=ActionForm())
+
+
+@bp.route("/o/<token>/tickets/<int:position>/claim", methods=["GET", "POST"])
+def claim(token: str, position: int):
+    order, ticket = _booker_ticket(token, position)
+    if ticket.is_personalised:
+        flash(gettext("This ticket has already been personalised."), "error")
+        return redirect(url_for(".overview", token=token))
+    form = HolderForm(order.shop)
+    if not form.is_submitted():
+        # The booker usually claims for themselves: start from their own details.
+        form.first_name.data = order.booker_first_name
+        form.last_name.data = order.booker_last_name
+        form.email.data = order.booker_email
+        form.phone.data = order.booker_phone
+    if form.validate_on_submit():
+        personalisation.claim(order, ticket, form.holder_details())
+        db.session.commit()
+        flash(gettext("Ticket %(position)d is now personalised.", position=position), "success")
+        return redirect(url_for(".overview", token=token))
+    return render_template("consumer/claim.html", order=order, ticket=ticket, token=token, form=form)
+
+
+@bp.get("/o/<token>/tickets/<int:position>/share")
+def share(token: str, position: int) -> str:
+    order, ticket = _booker_ticket(token, position)
+    return _share_page(order, ticket, token, ShareByEmailForm())
+
+
+def _share_page(order: Order, ticket: Ticket, token: str, email_form: ShareByEmailForm) -> str:
+    if ticket.is_personalised:
+        flash(gettext("This ticket has already been personalised."), "error")
+    return render_template(
+        "consumer/share.html",
+        order=order,
+        ticket=ticket,
+        token=token,
+        email_form=email_form,
+        action_form=ActionForm(),
+    )
+
+
+@bp.post("/o/<token>/tickets/<int:position>/share/whatsapp")
+def share_whatsapp(token: str, position: int):
+    order, ticket = _booker_ticket(token, position)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    share_url = personalisation.share_by_whatsapp(order, ticket)
+    db.session.commit()
+    text = gettext(
+        "Here is your ticket for %(event)s. Fill in your details to get it: %(url)s",
+        event=order.shop.event_name,
+        url=share_url,
+    )
+    return redirect(whatsapp_url(text), code=303)
+
+
+@bp.post("/o/<token>/tickets/<int:position>/share/email")
+def share_email(token: str, position: int):
+    order, ticket = _booker_ticket(token, position)
+    form = ShareByEmailForm()
+    if not form.validate_on_submit():
+        return _share_page(order, ticket, token, form), 422
+    personalisation.share_by_email(order, ticket, form.email.data)
+    db.session.commit()
+    flash(gettext("Ticket %(position)d has been sent to %(email)s.", position=position, email=form.email.data), "success")
+    return redirect(url_for(".overview", token=token), code=303)
+
+
+@bp.post("/o/<token>/tickets/<int:position>/download")
+def download(token: str, position: int) -> Response:
+    order, ticket = _booker_ticket(token, position)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    downloads.check_downloadable(ticket)
+    pdf = downloads.tickets_pdf([ticket])
+    downloads.record_download([ticket], actor=history.BOOKER)
+    db.session.commit()
+    return _pdf_response(pdf, f"ticket-{order.number}-{ticket.position}.pdf")
+
+
+@bp.post("/o/<token>/download")
+def download_all(token: str) -> Response:
+    order = personalisation.order_for_overview(token)
+    _use_shop_language(order.shop)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    tickets = downloads.downloadable_tickets(order)
+    pdf = downloads.tickets_pdf(tickets)
+    downloads.record_download(tickets, actor=history.BOOKER)
+    db.session.commit()
+    return _pdf_response(pdf, f"tickets-{order.number}.pdf")
+
+
+@bp.route("/t/<token>", methods=["GET", "POST"])
+def ticket(token: str):
+    """The recipient's page: the form until the ticket is personalised, then the ticket."""
+    ticket = personalisation.ticket_for_link(token)
+    _use_shop_language(ticket.order.shop)
+    form = None
+    if not ticket.is_personalised:
+        form = HolderForm(ticket.order.shop)
+        if form.validate_on_submit():
+            personalisation.submit_holder_details(ticket, form.holder_details())
+            db.session.commit()
+            flash(gettext("Thank you! Your ticket is personalised."), "success")
+            return redirect(url_for(".ticket", token=token), code=303)
+    return render_template(
+        "consumer/ticket.html", ticket=ticket, order=ticket.order, token=token, form=form, action_form=ActionForm()
+    )
+
+
+@bp.post("/t/<token>/download")
+def ticket_download(token: str) -> Response:
+    ticket = personalisation.ticket_for_link(token)
+    _use_shop_language(ticket.order.shop)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    downloads.check_downloadable(ticket)
+    pdf = downloads.tickets_pdf([ticket])
+    downloads.record_download([ticket], actor=history.RECIPIENT)
+    db.session.commit()
+    return _pdf_response(pdf, f"ticket-{ticket.order.number}-{ticket.position}.pdf")
+
+
+@bp.route("/link", methods=["GET", "POST"])
+def lost_link():
+    """"Send me a new link": answers the same whether or not the order and address match."""
+    form = LostLinkForm()
+    if form.validate_on_submit():
+        personalisation.send_current_link(form.order_number.data, form.email.data)
+        db.session.commit()
+        return render_template("consumer/link_sent.html")
+    return render_template("consumer/lost_link.html", form=form)

@@ -1,0 +1,58 @@
+"""Domain exceptions: services raise them, views turn them into a message or a status code."""
+
+from flask_babel import lazy_gettext as _l
+
+
+class PortalError(Exception):
+    """A rule of the product refused an action; the message is safe to show to the user."""
+
+    #: HTTP status a view answers with when it cannot recover.
+    status_code = 409
+    message = _l("This action is not possible.")
+
+    def __init__(self, message: object = None) -> None:
+        super().__init__(message or self.message)
+
+
+class LinkError(PortalError):
+    """A link that cannot be honoured; the page offers to send a fresh one."""
+
+    status_code = 404
+
+
+class LinkInvalid(LinkError):
+    status_code = 404
+    message = _l("This link is not valid. It may be incomplete or mistyped.")
+
+
+class LinkExpired(LinkError):
+    status_code = 410
+    message = _l("This link has expired.")
+
+
+class LinkRevoked(LinkError):
+    status_code = 410
+    message = _l("This link has been replaced by a newer one and no longer works.")
+
+
+class OrderCancelled(LinkError):
+    status_code = 410
+    message = _l("This order has been cancelled. Its tickets are no longer valid.")
+
+
+class TicketAlreadyPersonalised(PortalError):
+    message = _l("This ticket has already been personalised and cannot be changed here.")
+
+
+class PersonalisationNotRequired(PortalError):
+    message = _l("Tickets of this event need no personal details.")
+
+
+class DownloadDisabled(PortalError):
+    status_code = 403
+    message = _l("The organizer has switched off downloading tickets here. You will receive your ticket by other means.")
+
+
+class TicketNotReady(PortalError):
+    status_code = 403
+    message = _l("This ticket can be downloaded once its holder's details have been filled in.")

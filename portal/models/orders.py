@@ -1,0 +1,84 @@
+"""Orders and their history timeline."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.extensions import db
+from portal.models._time import UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from portal.models.shops import Shop
+    from portal.models.tickets import Ticket
+
+
+class OrderStatus(enum.StrEnum):
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class Order(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shop.id"), index=True)
+    #: The number people quote to support, e.g. NX-2026-000123.
+    number: Mapped[str] = mapped_column(String(40), unique=True)
+    status: Mapped[str] = mapped_column(String(20), default=OrderStatus.COMPLETED)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    # The main booker: who bought the order and receives its emails.
+    booker_first_name: Mapped[str] = mapped_column(String(100))
+    booker_last_name: Mapped[str] = mapped_column(String(100))
+    booker_email: Mapped[str] = mapped_column(String(254), index=True)
+    #: E.164, or None when the shop did not ask for it.
+    booker_phone: Mapped[str | None] = mapped_column(String(20))
+
+    #: Carried in every overview link; bumping it (reopen, cancel) revokes them all.
+    personalisation_version: Mapped[int] = mapped_column(default=1)
+
+    shop: Mapped[Shop] = relationship(back_populates="orders")
+    tickets: Mapped[list[Ticket]] = relationship(
+        back_populates="order", order_by="Ticket.position", cascade="all, delete-orphan"
+    )
+    events: Mapped[list[OrderEvent]] = relationship(
+        back_populates="order", order_by="OrderEvent.id", cascade="all, delete-orphan"
+    )
+
+    @property
+    def booker_name(self) -> str:
+        return f"{self.booker_first_name} {self.booker_last_name}".strip()
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self.status == OrderStatus.CANCELLED
+
+    @property
+    def total_cents(self) -> int:
+        return sum(ticket.price_cents for ticket in self.tickets)
+
+    def ticket_at(self, position: int) -> Ticket | None:
+        return next((t for t in self.tickets if t.position == position), None)
+
+
+class OrderEvent(db.Model):
+    """One line of an order's history timeline: who did what, when, to which ticket."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("order.id"), index=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: What happened, e.g. "ticket_shared" (see portal.services.history for the list).
+    kind: Mapped[str] = mapped_column(String(40))
+    #: booker, recipient, organizer or system.
+    actor: Mapped[str] = mapped_column(String(20))
+    #: Who exactly, when known: the organizer user's email for backoffice actions.
+    actor_label: Mapped[str | None] = mapped_column(String(254))
+    #: Facts about the event (channel, changed field names); never old personal data.
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    order: Mapped[Order] = relationship(back_populates="events")
+    ticket: Mapped[Ticket | None] = relationship()

@@ -1,0 +1,44 @@
+"""Organizers and the backoffice users who work for them."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from portal.extensions import db
+
+if TYPE_CHECKING:
+    from portal.models.shops import Shop
+
+
+class Organizer(db.Model):
+    """The company running events; everything in the backoffice is scoped to one."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: Shown in the backoffice and used by the CLI to pick the organizer.
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+
+    shops: Mapped[list[Shop]] = relationship(back_populates="organizer")
+    users: Mapped[list[BackofficeUser]] = relationship(back_populates="organizer")
+
+
+class BackofficeUser(db.Model):
+    """A person who logs in to the backoffice for one organizer."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organizer_id: Mapped[int] = mapped_column(ForeignKey("organizer.id"), index=True)
+    #: Login name, stored lower-case.
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    #: Werkzeug's salted scrypt hash; never the password itself.
+    password_hash: Mapped[str] = mapped_column(String(255))
+
+    organizer: Mapped[Organizer] = relationship(back_populates="users")
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)

@@ -1,0 +1,46 @@
+"""Emails waiting to leave: written with the change that causes them, delivered after commit."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from portal.extensions import db
+from portal.models._time import UTCDateTime, utcnow
+
+
+class MessageStatus(enum.StrEnum):
+    QUEUED = "queued"
+    #: Claimed by a sender; if it crashed, the claim runs out and the message is tried again.
+    SENDING = "sending"
+    SENT = "sent"
+    #: Refused for good (e.g. the recipient does not exist); not retried.
+    FAILED = "failed"
+
+
+class OutgoingMessage(db.Model):
+    __table_args__ = (Index("ix_outgoing_message_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: The order whose timeline shows this message's delivery, if any.
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("order.id"), index=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"))
+    #: What the message is for, e.g. "confirmation", "share", "ticket_ready".
+    kind: Mapped[str] = mapped_column(String(40))
+    recipient: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(300))
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+
+    status: Mapped[str] = mapped_column(String(20), default=MessageStatus.QUEUED)
+    attempts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: Not before this time (back-off after a temporary failure).
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: While SENDING: when the claim runs out and another sender may try.
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(String(500))

@@ -1,0 +1,52 @@
+"""A shop sells the tickets of one event and holds the organizer's settings for it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.extensions import db
+from portal.models._time import UTCDateTime
+
+if TYPE_CHECKING:
+    from portal.models.orders import Order
+    from portal.models.organizers import Organizer
+
+
+class Shop(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organizer_id: Mapped[int] = mapped_column(ForeignKey("organizer.id"), index=True)
+
+    event_name: Mapped[str] = mapped_column(String(200))
+    #: When doors open, in UTC; shown in the event's own time zone.
+    event_starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: When the event is over; links expire a set number of days after it.
+    event_ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    venue: Mapped[str] = mapped_column(String(200))
+    #: IANA zone name, e.g. Europe/Amsterdam.
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/Amsterdam")
+    #: ISO 3166 country code; phone numbers without a + are read as this country's.
+    country: Mapped[str] = mapped_column(String(2), default="NL")
+    #: Language of pages and emails unless the visitor's browser asks for another.
+    default_language: Mapped[str] = mapped_column(String(5), default="en")
+    #: ISO 4217 code prices are shown in.
+    currency: Mapped[str] = mapped_column(String(3), default="EUR")
+
+    #: "Download order enabled": a personalised ticket can be downloaded from the portal.
+    download_enabled: Mapped[bool] = mapped_column(default=True)
+    #: When off, tickets need no personal data: no claim or share, download at once.
+    personalisation_required: Mapped[bool] = mapped_column(default=True)
+    #: First name, last name and email are always required; these two are the shop's choice.
+    phone_required: Mapped[bool] = mapped_column(default=False)
+    date_of_birth_required: Mapped[bool] = mapped_column(default=False)
+
+    #: E.164 number of the consumer desk on WhatsApp ("Contact consumer desk").
+    consumer_desk_whatsapp: Mapped[str | None] = mapped_column(String(20))
+    #: Who handles refunds (refunds are processed by support, not in the backoffice).
+    support_contact: Mapped[str | None] = mapped_column(Text)
+
+    organizer: Mapped[Organizer] = relationship(back_populates="shops")
+    orders: Mapped[list[Order]] = relationship(back_populates="shop")

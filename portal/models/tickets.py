@@ -1,0 +1,71 @@
+"""A ticket is one admission in an order, and who holds it."""
+
+from __future__ import annotations
+
+import enum
+import secrets
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Date, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.extensions import db
+from portal.models._time import UTCDateTime
+
+if TYPE_CHECKING:
+    from portal.models.orders import Order
+
+
+class TicketStatus(enum.StrEnum):
+    OPEN = "open"
+    SHARED = "shared"
+    PERSONALISED = "personalised"
+    CANCELLED = "cancelled"
+
+
+def new_barcode() -> str:
+    """A fresh unguessable barcode; the door scanner's only proof of a valid ticket."""
+    return secrets.token_urlsafe(24)
+
+
+class Ticket(db.Model):
+    __table_args__ = (UniqueConstraint("order_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("order.id"), index=True)
+    #: 1-based number of the ticket within its order; used in the booker's URLs.
+    position: Mapped[int]
+    ticket_type: Mapped[str] = mapped_column(String(100))
+    price_cents: Mapped[int]
+    #: Encoded in the QR code. Replaced whenever the holder changes, so an old PDF stops working.
+    barcode: Mapped[str] = mapped_column(String(64), unique=True, default=new_barcode)
+    status: Mapped[str] = mapped_column(String(20), default=TicketStatus.OPEN, index=True)
+
+    #: Carried in the ticket's share link; bumping it revokes the link.
+    share_version: Mapped[int] = mapped_column(default=0)
+    #: "whatsapp" or "email" for the latest share.
+    shared_via: Mapped[str | None] = mapped_column(String(20))
+    #: Address the ticket was last shared with by email.
+    shared_with_email: Mapped[str | None] = mapped_column(String(254))
+    shared_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    holder_first_name: Mapped[str | None] = mapped_column(String(100))
+    holder_last_name: Mapped[str | None] = mapped_column(String(100))
+    holder_email: Mapped[str | None] = mapped_column(String(254), index=True)
+    #: E.164.
+    holder_phone: Mapped[str | None] = mapped_column(String(20))
+    holder_date_of_birth: Mapped[date | None] = mapped_column(Date)
+    personalised_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: booker, recipient or organizer.
+    personalised_by: Mapped[str | None] = mapped_column(String(20))
+
+    order: Mapped[Order] = relationship(back_populates="tickets")
+
+    @property
+    def holder_name(self) -> str:
+        return f"{self.holder_first_name or ''} {self.holder_last_name or ''}".strip()
+
+    @property
+    def is_personalised(self) -> bool:
+        return self.status == TicketStatus.PERSONALISED

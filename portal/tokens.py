@@ -1,0 +1,50 @@
+"""Signed links: the only key a consumer has.
+
+Each purpose has its own salt, so a token made for one purpose is refused for
+another. A token names its object and that object's version; bumping the
+version in the database revokes every link issued before. Expiry is computed
+from the event (not stored in the token), so it follows the event's date.
+"""
+
+from datetime import timedelta
+
+from flask import current_app
+from itsdangerous import BadData, URLSafeSerializer
+
+from portal.errors import LinkExpired, LinkInvalid
+from portal.models._time import utcnow
+from portal.models.shops import Shop
+
+OVERVIEW = "overview"
+SHARE = "share"
+
+
+def _serializer(purpose: str) -> URLSafeSerializer:
+    # itsdangerous signs with the last key and accepts all of them: rotation without broken links.
+    keys = [*current_app.config["SECRET_KEY_FALLBACKS"], current_app.config["SECRET_KEY"]]
+    return URLSafeSerializer(keys, salt=f"portal.{purpose}")
+
+
+def make_token(purpose: str, object_id: int, version: int) -> str:
+    return _serializer(purpose).dumps([object_id, version])
+
+
+def read_token(purpose: str, token: str) -> tuple[int, int]:
+    """Return (object id, version) of a genuine token for this purpose, or raise LinkInvalid."""
+    try:
+        payload = _serializer(purpose).loads(token)
+    except BadData as error:
+        raise LinkInvalid() from error
+    if (
+        not isinstance(payload, list)
+        or len(payload) != 2
+        or not all(type(value) is int for value in payload)
+    ):
+        raise LinkInvalid()
+    return payload[0], payload[1]
+
+
+def check_not_expired(shop: Shop) -> None:
+    valid_days = current_app.config["LINK_VALID_DAYS_AFTER_EVENT"]
+    if utcnow() > shop.event_ends_at + timedelta(days=valid_days):
+        raise LinkExpired()

@@ -1,0 +1,64 @@
+"""What every page shares: error pages, headers, template helpers."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale, gettext
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from portal import formatting
+from portal.errors import LinkError, PortalError
+from portal.extensions import db
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
+    app.jinja_env.globals["get_locale"] = get_locale
+    app.jinja_env.filters["event_datetime"] = formatting.event_datetime
+    app.jinja_env.filters["price"] = formatting.price
+    app.register_error_handler(PortalError, _portal_error)
+    app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(500, _server_error)
+    app.after_request(_security_headers)
+
+
+def _portal_error(error: PortalError) -> tuple[str, int]:
+    """A refused action or an unusable link: say what happened and how to go on."""
+    from portal.consumer.forms import LostLinkForm
+
+    db.session.rollback()
+    context: dict[str, object] = {"error": error}
+    if isinstance(error, LinkError):
+        context["lost_link_form"] = LostLinkForm(formdata=None)
+    elif request.endpoint and request.view_args and "token" in request.view_args:
+        page = "consumer.ticket" if request.endpoint.startswith("consumer.ticket") else "consumer.overview"
+        context["back_url"] = url_for(page, token=request.view_args["token"])
+    return render_template("errors/portal.html", **context), error.status_code
+
+
+def _csrf_error(error: CSRFError):
+    """An expired or missing form token: show the form again rather than a bare 400."""
+    flash(gettext("Your session had expired, so nothing was saved. Please try again."), "error")
+    if request.url_rule is not None and "GET" in (request.url_rule.methods or ()):
+        return redirect(request.path)
+    return render_template("errors/http.html", code=400, error=error), 400
+
+
+def _http_error(error: HTTPException) -> tuple[str, int]:
+    return render_template("errors/http.html", code=error.code, error=error), error.code or 500
+
+
+def _server_error(error: Exception) -> tuple[str, int]:
+    return render_template("errors/http.html", code=500, error=None), 500
+
+
+def _security_headers(response: Response) -> Response:
+    # Token URLs must never travel to another site in a Referer header. "same-origin"
+    # (not "no-referrer") keeps Flask-WTF's HTTPS Referer check working.
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    return response
