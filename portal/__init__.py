@@ -16,19 +16,16 @@ from portal.extensions import babel, csrf, db, mail, migrate
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:
-    """Create the app; tests pass a config class or a dict of overrides."""
+def create_app(config: type[Config] = Config, overrides: dict[str, Any] | None = None) -> Flask:
+    """Create the app; tests pass their config class and per-test overrides."""
     app = Flask(
         __name__,
         instance_path=str(ROOT / "instance"),
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
     )
-    app.config.from_object(Config)
-    if isinstance(config, dict):
-        app.config.update(config)
-    elif config is not None:
-        app.config.from_object(config)
+    app.config.from_object(config)
+    app.config.update(overrides or {})
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     _fill_in_defaults(app)
 

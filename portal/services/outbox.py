@@ -20,7 +20,7 @@ from flask import current_app, render_template
 from flask_mail import Connection, Message
 from sqlalchemy import or_, select, update
 
-from portal.extensions import db, mail
+from portal.extensions import db
 from portal.models import MessageStatus, Order, OutgoingMessage, Ticket
 from portal.models._time import utcnow
 from portal.services import history
@@ -99,7 +99,7 @@ def _transport() -> Iterator[Transport]:
     if not current_app.config.get("MAIL_SERVER"):
         yield _FolderTransport(kept_mail_folder())
         return
-    connection = _SmtpConnection(mail)
+    connection = _SmtpConnection(current_app.extensions["mail"])
     host = connection.configure_host()
     connection.host = host
     try:

@@ -1,0 +1,196 @@
+"""Fixtures: an app on a real database, a real SMTP server on loopback, and factories."""
+
+from __future__ import annotations
+
+import email
+import itertools
+import email.policy
+import re
+import socket
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from html import unescape
+
+import pytest
+from aiosmtpd.controller import Controller
+from werkzeug.serving import make_server
+
+from portal import create_app
+from portal.config import TestConfig
+from portal.extensions import db
+from portal.models import Organizer, Shop
+from portal.services import outbox
+from portal.services.orders import Booker, OrderLine, create_order
+
+
+_order_numbers = itertools.count(100001)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Mailbox:
+    """What a real SMTP server on loopback received; tests must read every message."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.read: set[int] = set()
+        self.lock = threading.Lock()
+        self.port = 0
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        with self.lock:
+            self.messages.append(message)
+        return "250 OK"
+
+    def take(self, to: str) -> list[EmailMessage]:
+        """Messages delivered to this address since the last look, marked as seen."""
+        with self.lock:
+            found = [(i, m) for i, m in enumerate(self.messages) if m["To"] == to and i not in self.read]
+            self.read.update(i for i, _ in found)
+        return [m for _, m in found]
+
+    def take_one(self, to: str) -> EmailMessage:
+        messages = self.take(to)
+        assert len(messages) == 1, f"expected one message to {to}, got {len(messages)}"
+        return messages[0]
+
+    def unread(self) -> list[EmailMessage]:
+        with self.lock:
+            return [m for i, m in enumerate(self.messages) if i not in self.read]
+
+
+def body(message: EmailMessage, subtype: str = "plain") -> str:
+    return message.get_body(preferencelist=(subtype,)).get_content()
+
+
+def links_in(message: EmailMessage) -> list[str]:
+    """Every http(s) link in the message's plain-text and HTML bodies."""
+    found = re.findall(r"https?://[^\s\"<>]+", body(message, "plain"))
+    found += [unescape(href) for href in re.findall(r'href="([^"]+)"', body(message, "html"))]
+    return list(dict.fromkeys(found))
+
+
+@pytest.fixture
+def smtp() -> Iterator[Mailbox]:
+    mailbox = Mailbox()
+    mailbox.port = free_port()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=mailbox.port)
+    controller.start()
+    yield mailbox
+    controller.stop()
+    # The guard: a test that caused mail must say which mail it expected.
+    unexpected = mailbox.unread()
+    assert not unexpected, "unexpected mail: " + ", ".join(f"{m['To']}: {m['Subject']}" for m in unexpected)
+
+
+@pytest.fixture
+def app_config(tmp_path, smtp) -> dict[str, object]:
+    """Overrides for the test app; a test may change them before asking for `app`."""
+    config: dict[str, object] = {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp.port}
+    if not TestConfig.SQLALCHEMY_DATABASE_URI.startswith("postgresql"):
+        # A file, not :memory:, so a live server's threads share one database.
+        config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{tmp_path / 'portal.sqlite3'}"
+    return config
+
+
+@pytest.fixture
+def app(app_config):
+    app = create_app(TestConfig, app_config)
+    with app.app_context():
+        db.create_all()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.drop_all()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def deliver(app):
+    """Run the outbox once, as `flask outbox send` would; returns the report."""
+
+    def deliver() -> outbox.DeliveryReport:
+        with app.app_context():
+            return outbox.deliver_queued()
+
+    return deliver
+
+
+@pytest.fixture
+def make_shop(app):
+    """Factory: a shop of a (new or given) organizer; keyword arguments set its settings."""
+
+    def make_shop(organizer_name: str = "Acme Events", **settings) -> int:
+        with app.app_context():
+            organizer = db.session.query(Organizer).filter_by(name=organizer_name).one_or_none()
+            if organizer is None:
+                organizer = Organizer(name=organizer_name)
+            starts = datetime.now(UTC) + timedelta(days=30)
+            values = {
+                "event_name": "Harbour Jazz Nights",
+                "event_starts_at": starts,
+                "event_ends_at": starts + timedelta(hours=5),
+                "venue": "Pier 5, Rotterdam",
+                "consumer_desk_whatsapp": "+31 20 555 0100",
+                **settings,
+            }
+            shop = Shop(organizer=organizer, **values)
+            db.session.add(shop)
+            db.session.commit()
+            return shop.id
+
+    return make_shop
+
+
+@pytest.fixture
+def make_order(app, make_shop):
+    """Factory: a completed order (its confirmation queued, not yet delivered); returns its id."""
+
+    def make_order(
+        tickets: int = 4,
+        *,
+        shop_id: int | None = None,
+        booker_email: str = "booker@example.com",
+        number: str | None = None,
+        **shop_settings,
+    ) -> int:
+        shop_id = shop_id or make_shop(**shop_settings)
+        with app.app_context():
+            order = create_order(
+                db.session.get(Shop, shop_id),
+                number=number or f"NX-2026-{next(_order_numbers):06d}",
+                booker=Booker("Sam", "de Vries", booker_email, "+31612345678"),
+                lines=[OrderLine("Day ticket", tickets, 4500)],
+            )
+            db.session.commit()
+            return order.id
+
+    return make_order
+
+
+@pytest.fixture
+def live_server(app):
+    """The app served over real HTTP by a threaded server on loopback."""
+    server = make_server("127.0.0.1", free_port(), app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join()
