@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import click
 from flask import Flask, current_app
+from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
 from portal import links
@@ -57,6 +58,7 @@ def _next_order_number() -> str:
 @click.option("--email", default="booker@example.com", show_default=True, help="The booker's email.")
 @click.option("--no-download", is_flag=True, help="Create the shop with Download order enabled off.")
 @click.option("--no-personalisation", is_flag=True, help="Create the shop with personal data not required.")
+@with_appcontext
 def demo_command(as_json: bool, tickets: int, email: str, no_download: bool, no_personalisation: bool) -> None:
     """Create a demo organizer, shop and completed order, and queue the booker's email."""
     organizer, password = _demo_organizer()
@@ -103,7 +105,7 @@ def demo_command(as_json: bool, tickets: int, email: str, no_download: bool, no_
         click.echo(f"  Emails are kept as .eml files in {outbox.kept_mail_folder()}")
 
 
-@click.group("outbox")
+@click.group("outbox", cls=AppGroup)
 def outbox_group() -> None:
     """Deliver queued emails."""
 

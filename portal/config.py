@@ -35,6 +35,8 @@ class Config:
     MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
     MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "Tickets <tickets@localhost>")
     MAIL_SUPPRESS_SEND = False
+    #: With no MAIL_SERVER, messages are kept here as .eml files (default: instance/mail).
+    MAIL_KEEP_FOLDER = os.environ.get("MAIL_KEEP_FOLDER")
     #: Seconds to wait on the SMTP server before giving up on a message (it is retried later).
     MAIL_TIMEOUT = int(os.environ.get("MAIL_TIMEOUT", "10"))
 

@@ -31,3 +31,55 @@ def text(html: str) -> str:
     """The visible text of a page, whitespace collapsed."""
     html = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S)
     return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", html))).strip()
+
+
+def flashes(html: str) -> list[str]:
+    """The flash messages at the top of a page (what just happened, or why not)."""
+    return [text(message) for message in re.findall(r'<p class="flash flash-\w+"[^>]*>(.*?)</p>', html, flags=re.S)]
+
+
+def field_error(html: str, field: str) -> str | None:
+    """The error shown next to a form field, or None when the field has none."""
+    match = re.search(rf'<p class="error" id="{re.escape(field)}-error">(.*?)</p>', html, flags=re.S)
+    return text(match.group(1)) if match else None
+
+
+def ticket_card(html: str, position: int) -> str:
+    """The part of the booker's overview about one ticket."""
+    match = re.search(rf'<li class="ticket[^"]*" id="ticket-{position}">(.*?)</li>', html, flags=re.S)
+    assert match, f"overview shows no ticket {position}"
+    return match.group(1)
+
+
+def submit_form(client, path: str, **fields: str):
+    """Open the page with a form, then post it back with the page's CSRF token and these fields."""
+    page = client.get(path)
+    assert page.status_code == 200, f"{path} answered {page.status_code}"
+    return client.post(path, data={"csrf_token": csrf_token(page.get_data(as_text=True)), **fields})
+
+
+def whatsapp_text(location: str) -> str:
+    """The message a wa.me click-to-chat link prefills."""
+    from urllib.parse import parse_qs
+
+    parts = urlsplit(location)
+    assert parts.scheme == "https" and parts.netloc == "wa.me", f"not a WhatsApp link: {location}"
+    [message] = parse_qs(parts.query)["text"]
+    return message
+
+
+def share_via_whatsapp(client, overview_path: str, position: int) -> str:
+    """Press the WhatsApp button of a ticket's share page; returns the share link's path."""
+    page = client.get(f"{overview_path}/tickets/{position}/share").get_data(as_text=True)
+    action = next(action for action in form_actions(page) if action.endswith("/share/whatsapp"))
+    response = client.post(action, data={"csrf_token": csrf_token(page)})
+    assert response.status_code == 303, f"WhatsApp share answered {response.status_code}"
+    [link] = re.findall(r"https?://\S+/t/\S+", whatsapp_text(response.headers["Location"]))
+    return path_of(link)
+
+
+def pdf_text(pdf: bytes) -> list[str]:
+    """The text of each page of a PDF."""
+    import pypdfium2
+
+    return [page.get_textpage().get_text_range() for page in pypdfium2.PdfDocument(pdf)]

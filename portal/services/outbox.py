@@ -91,7 +91,7 @@ class _FolderTransport:
 
 
 def kept_mail_folder() -> Path:
-    return Path(current_app.instance_path) / "mail"
+    return Path(current_app.config.get("MAIL_KEEP_FOLDER") or Path(current_app.instance_path) / "mail")
 
 
 @contextmanager

@@ -1,0 +1,172 @@
+"""Mail leaves through the outbox: queued with the change, delivered after, never lost."""
+
+from datetime import timedelta
+from email import message_from_bytes
+from types import SimpleNamespace
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import MessageStatus, Order, OutgoingMessage
+from portal.models._time import utcnow
+from portal.services import outbox
+from tests.conftest import Mailbox, free_port, links_in
+from tests.pages import csrf_token, path_of
+
+DOWN_PORT = free_port()
+
+
+def overview_path_of(smtp, address="booker@example.com") -> str:
+    return path_of(links_in(smtp.take_one(address))[0])
+
+
+def share_by_email(client, overview_path: str, position: int, address: str) -> None:
+    page = client.get(f"{overview_path}/tickets/{position}/share").get_data(as_text=True)
+    response = client.post(
+        f"{overview_path}/tickets/{position}/share/email", data={"csrf_token": csrf_token(page), "email": address}
+    )
+    assert response.status_code == 303
+
+
+def messages(app) -> list[SimpleNamespace]:
+    """A snapshot of the outbox, readable after the app context ends."""
+    with app.app_context():
+        rows = db.session.scalars(select(OutgoingMessage).order_by(OutgoingMessage.id))
+        return [SimpleNamespace(**{c.key: getattr(m, c.key) for c in OutgoingMessage.__mapper__.column_attrs}) for m in rows]
+
+
+class RefusingMailbox(Mailbox):
+    """An SMTP server that refuses some recipients, for good (5xx) or for now (4xx)."""
+
+    def __init__(self, refuse: dict[str, str]) -> None:
+        super().__init__()
+        self.refuse = refuse
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:
+        if address in self.refuse:
+            return self.refuse[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+@pytest.fixture
+def server_on():
+    """Start a mailbox on a port for the rest of the test; like `smtp`, all its mail must be read."""
+    started: list[tuple[Controller, Mailbox]] = []
+
+    def start(mailbox: Mailbox, port: int) -> Mailbox:
+        mailbox.port = port
+        controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+        controller.start()
+        started.append((controller, mailbox))
+        return mailbox
+
+    yield start
+    for controller, mailbox in started:
+        controller.stop()
+        assert not mailbox.unread(), "unexpected mail"
+
+
+def test_share_while_server_down_is_kept_and_sent_later(app, client, runner, server_on, make_order):
+    """The booker shares while no mail server answers: the share stands, the mail waits."""
+    make_order(tickets=2)
+    mailbox = server_on(Mailbox(), free_port())
+    app.extensions["mail"].port = mailbox.port  # the confirmation goes out through this one
+    assert runner.invoke(args=["outbox", "send"]).exit_code == 0
+    overview_path = overview_path_of(mailbox)
+
+    app.extensions["mail"].port = DOWN_PORT  # nothing listens here
+    share_by_email(client, overview_path, 2, "friend@example.org")
+    result = runner.invoke(args=["outbox", "send"])
+    assert result.exit_code == 1 and "failed: 1" in result.output
+    share = messages(app)[-1]
+    assert (share.kind, share.status, share.attempts) == ("share", MessageStatus.QUEUED, 1)
+    assert "Shared by email with friend@example.org" in client.get(overview_path).get_data(as_text=True)
+
+    server_on(mailbox_back := Mailbox(), DOWN_PORT)
+    result = runner.invoke(args=["outbox", "send"])
+    assert result.exit_code == 0 and "sent: 1, failed: 0" in result.output
+    share_mail = mailbox_back.take_one("friend@example.org")
+    assert client.get(path_of(links_in(share_mail)[0])).status_code == 200
+    assert runner.invoke(args=["outbox", "send"]).output.startswith("sent: 0, failed: 0")  # not twice
+
+
+def test_recipient_refused_for_good_is_marked_failed_on_the_timeline(app, client, smtp, deliver, make_order, server_on):
+    order_id = make_order(tickets=2)
+    deliver()
+    overview_path = overview_path_of(smtp)
+    refusing = server_on(RefusingMailbox({"nobody@example.org": "550 5.1.1 No such user"}), free_port())
+    app.extensions["mail"].port = refusing.port
+    share_by_email(client, overview_path, 1, "nobody@example.org")
+    share_by_email(client, overview_path, 2, "friend@example.org")
+
+    report = deliver()
+    assert (report.sent, report.failed) == (1, 1)
+    refusing.take_one("friend@example.org")
+    failed = [m for m in messages(app) if m.recipient == "nobody@example.org"]
+    assert [m.status for m in failed] == [MessageStatus.FAILED]
+    assert "550" in failed[0].last_error
+    with app.app_context():
+        kinds = [e.kind for e in db.session.get(Order, order_id).events]
+    assert kinds.count("email_failed") == 1
+    assert deliver().failed == 0  # not retried
+
+
+def test_temporary_refusal_is_retried_later_with_back_off(app, client, smtp, deliver, make_order, server_on):
+    make_order(tickets=1)
+    deliver()
+    overview_path = overview_path_of(smtp)
+    busy = server_on(RefusingMailbox({"friend@example.org": "451 4.7.1 Try again later"}), free_port())
+    app.extensions["mail"].port = busy.port
+    share_by_email(client, overview_path, 1, "friend@example.org")
+    assert deliver().failed == 1
+    [share] = [m for m in messages(app) if m.kind == "share"]
+    assert share.status == MessageStatus.QUEUED
+    assert share.next_attempt_at > utcnow() + timedelta(seconds=30)
+
+    # The worker respects the back-off: nothing is due yet.
+    with app.app_context():
+        report, last_id = outbox.deliver_batch()
+    assert last_id is None and report.sent == 0
+
+    busy.refuse.clear()
+    with app.app_context():
+        db.session.get(OutgoingMessage, share.id).next_attempt_at = utcnow()
+        db.session.commit()
+        report, _ = outbox.deliver_batch()
+    assert report.sent == 1
+    busy.take_one("friend@example.org")
+
+
+def test_a_message_claimed_by_a_crashed_sender_is_sent_after_its_claim_runs_out(app, smtp, deliver, make_order):
+    make_order(tickets=1)
+    with app.app_context():
+        message = db.session.scalars(select(OutgoingMessage)).one()
+        message.status = MessageStatus.SENDING
+        message.claimed_until = utcnow() + timedelta(minutes=1)
+        message_id = message.id
+        db.session.commit()
+    assert deliver().sent == 0  # another sender still holds it
+    with app.app_context():
+        db.session.get(OutgoingMessage, message_id).claimed_until = utcnow() - timedelta(seconds=1)
+        db.session.commit()
+    assert deliver().sent == 1
+    smtp.take_one("booker@example.com")
+
+
+class TestWithoutMailServer:
+    @pytest.fixture
+    def app_config(self, app_config, tmp_path):
+        return {**app_config, "MAIL_SERVER": None, "MAIL_KEEP_FOLDER": str(tmp_path / "kept")}
+
+    def test_messages_are_kept_as_eml_files(self, app, runner, make_order, tmp_path):
+        make_order(tickets=1)
+        result = runner.invoke(args=["outbox", "send"])
+        assert result.exit_code == 0, result.output
+        [kept] = list((tmp_path / "kept").glob("*.eml"))
+        message = message_from_bytes(kept.read_bytes())
+        assert message["To"] == "booker@example.com"
+        assert "Harbour Jazz Nights" in message["Subject"]
+        assert [m.status for m in messages(app)] == [MessageStatus.SENT]
