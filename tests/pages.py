@@ -51,11 +51,11 @@ def ticket_card(html: str, position: int) -> str:
     return match.group(1)
 
 
-def submit_form(client, path: str, **fields: str):
-    """Open the page with a form, then post it back with the page's CSRF token and these fields."""
+def submit_form(client, path: str, *, action: str | None = None, **fields: str):
+    """Open the page with a form, then post it (to `action`, else back to the page) with its CSRF token."""
     page = client.get(path)
     assert page.status_code == 200, f"{path} answered {page.status_code}"
-    return client.post(path, data={"csrf_token": csrf_token(page.get_data(as_text=True)), **fields})
+    return client.post(action or path, data={"csrf_token": csrf_token(page.get_data(as_text=True)), **fields})
 
 
 def whatsapp_text(location: str) -> str:

@@ -7,7 +7,7 @@ import pytest
 import requests
 
 from portal.extensions import db
-from portal.models import Order, OrderEvent, OutgoingMessage
+from portal.models import Order, OutgoingMessage
 from tests.conftest import links_in
 from tests.pages import (
     csrf_token,
@@ -35,7 +35,8 @@ def share(client, smtp, deliver, overview: str, position: int, channel: str) -> 
     """Share a ticket the way the booker does; returns the path of the link the recipient gets."""
     if channel == "whatsapp":
         return share_via_whatsapp(client, overview, position)
-    response = submit_form(client, f"{overview}/tickets/{position}/share", email="friend@example.org")
+    page = f"{overview}/tickets/{position}/share"
+    response = submit_form(client, page, action=f"{page}/email", email="friend@example.org")
     assert response.status_code == 303
     deliver()
     return path_of(next(link for link in links_in(smtp.take_one("friend@example.org")) if "/t/" in link))

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from flask import Response, abort, flash, g, redirect, render_template, url_for
+from flask import Response, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext
 
 from portal.consumer import bp
 from portal.consumer.forms import ActionForm, HolderForm, LostLinkForm, ShareByEmailForm
+from portal.errors import TicketAlreadyPersonalised
 from portal.extensions import db
 from portal.models import Order, Shop, Ticket
 from portal.services import downloads, history, personalisation
@@ -187,6 +188,9 @@ def ticket(token: str):
     """The recipient's page: the form until the ticket is personalised, then the ticket."""
     ticket = personalisation.ticket_for_link(token)
     _use_shop_language(ticket.order.shop)
+    if ticket.is_personalised and request.method == "POST":
+        # Details sent for a ticket someone already personalised are refused, not silently dropped.
+        raise TicketAlreadyPersonalised()
     form = None
     if not ticket.is_personalised:
         form = HolderForm(ticket.order.shop)

@@ -1,0 +1,215 @@
+"""Signed links: bad, expired, revoked and wrong-purpose links get a friendly page; keys rotate; lost links come back."""
+
+from datetime import timedelta
+
+import pytest
+
+from portal import create_app
+from portal.config import TestConfig
+from portal.extensions import db
+from portal.links import overview_url
+from portal.models import Order, OrderEvent, OutgoingMessage
+from portal.models._time import utcnow
+from tests.conftest import links_in
+from tests.pages import csrf_token, form_actions, path_of, share_via_whatsapp, submit_form, text
+
+
+@pytest.fixture
+def links(app, client, smtp, deliver, make_order):
+    """A four-ticket order's overview link (from the confirmation email) and ticket 1's share link."""
+    order_id = make_order(tickets=4)
+    deliver()
+    overview = path_of(links_in(smtp.take_one("booker@example.com"))[0])
+    return {"order_id": order_id, "overview": overview, "share": share_via_whatsapp(client, overview, 1)}
+
+
+def change_order(app, order_id: int, **values) -> None:
+    """Change the order (and with `event_ends_at`, its shop) in the database, as the backoffice would."""
+    with app.app_context():
+        order = db.session.get(Order, order_id)
+        if "event_ends_at" in values:
+            order.shop.event_ends_at = values.pop("event_ends_at")
+            order.shop.event_starts_at = order.shop.event_ends_at - timedelta(hours=5)
+        for name, value in values.items():
+            setattr(order, name, value)
+        db.session.commit()
+
+
+def assert_friendly_page(response, status: int, says: str) -> None:
+    """The link answered with what happened and a way to get a fresh link, not a crash."""
+    assert response.status_code == status
+    html = response.get_data(as_text=True)
+    page = text(html)
+    assert "This link does not work" in page
+    assert says in page
+    assert "/link" in form_actions(html)
+    assert "Send me a new link" in page and "Order number" in page
+
+
+def tampered(token: str) -> str:
+    """One character of the signature changed (the first: every bit of it counts)."""
+    payload, signature = token.rsplit(".", 1)
+    return f"{payload}.{'B' if signature[0] == 'A' else 'A'}{signature[1:]}"
+
+
+MANGLED = {
+    "tampered": tampered,
+    "truncated": lambda token: token[:-5],
+    "signature cut off": lambda token: token.rsplit(".", 1)[0],
+    "halved": lambda token: token[: len(token) // 2],
+    "garbage": lambda token: "not-a-real-link",
+    "garbage with a dot": lambda token: "WzEsMV0.AAAAAAAAAAAAAAAAAAAAAAAAAAA",
+}
+
+
+@pytest.mark.parametrize("kind", ["overview", "share"])
+@pytest.mark.parametrize("mangle", MANGLED.values(), ids=MANGLED.keys())
+def test_a_damaged_link_gets_the_friendly_not_found_page(client, links, kind, mangle):
+    prefix, token = links[kind].rsplit("/", 1)
+
+    response = client.get(f"{prefix}/{mangle(token)}")
+
+    assert_friendly_page(response, 404, "This link is not valid")
+
+
+def test_a_damaged_link_to_a_booker_page_gets_the_friendly_page_too(client, links):
+    prefix, token = links["overview"].rsplit("/", 1)
+    for page in ("/tickets/1/claim", "/tickets/1/share"):
+        assert_friendly_page(client.get(f"{prefix}/{tampered(token)}{page}"), 404, "This link is not valid")
+
+
+@pytest.mark.parametrize("kind", ["overview", "share"])
+def test_a_link_expires_thirty_days_after_the_event(app, client, links, kind):
+    change_order(app, links["order_id"], event_ends_at=utcnow() - timedelta(days=29))
+    assert client.get(links[kind]).status_code == 200
+
+    change_order(app, links["order_id"], event_ends_at=utcnow() - timedelta(days=31))
+
+    assert_friendly_page(client.get(links[kind]), 410, "This link has expired")
+
+
+def test_links_used_for_the_wrong_purpose_are_not_found(client, links):
+    overview_token = links["overview"].rsplit("/", 1)[1]
+    share_token = links["share"].rsplit("/", 1)[1]
+
+    assert_friendly_page(client.get(f"/t/{overview_token}"), 404, "This link is not valid")
+    assert_friendly_page(client.get(f"/o/{share_token}"), 404, "This link is not valid")
+
+
+@pytest.mark.parametrize("kind", ["overview", "share"])
+def test_links_of_a_cancelled_order_are_gone(app, client, links, kind):
+    change_order(app, links["order_id"], status="cancelled")
+
+    assert_friendly_page(client.get(links[kind]), 410, "cancelled")
+
+
+def test_an_overview_link_of_an_earlier_personalisation_round_is_gone(app, client, links):
+    change_order(app, links["order_id"], personalisation_version=2)
+
+    assert_friendly_page(client.get(links["overview"]), 410, "replaced by a newer one")
+
+
+@pytest.fixture
+def app_with(app, app_config):
+    """Factory: another app over the same database, e.g. after a restart with different keys."""
+    apps = []
+
+    def app_with(**overrides):
+        other = create_app(TestConfig, {**app_config, **overrides})
+        apps.append(other)
+        return other
+
+    yield app_with
+    for other in apps:
+        with other.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+def test_links_survive_a_key_rotation_while_the_old_key_is_a_fallback(app, smtp, deliver, make_order, app_with):
+    order_id = make_order(tickets=1)
+    deliver()
+    smtp.take_one("booker@example.com")  # signed with the suite's own key; this test uses its own
+    before = app_with(SECRET_KEY="old")
+    with before.app_context():
+        old_link = path_of(overview_url(db.session.get(Order, order_id)))
+    assert before.test_client().get(old_link).status_code == 200
+
+    rotated = app_with(SECRET_KEY="new", SECRET_KEY_FALLBACKS=["old"])
+    without_fallback = app_with(SECRET_KEY="new")
+
+    assert rotated.test_client().get(old_link).status_code == 200
+    assert_friendly_page(without_fallback.test_client().get(old_link), 404, "This link is not valid")
+
+    # A link issued now (the booker asks for it again) is signed with the new key.
+    booker = rotated.test_client()
+    with rotated.app_context():
+        number = db.session.get(Order, order_id).number
+    submit_form(booker, "/link", order_number=number, email="booker@example.com")
+    deliver()
+    new_link = path_of(links_in(smtp.take_one("booker@example.com"))[0])
+    assert without_fallback.test_client().get(new_link).status_code == 200
+    assert_friendly_page(before.test_client().get(new_link), 404, "This link is not valid")
+
+
+def ask_for_a_new_link(client, order_number: str, email: str) -> str:
+    """Fill in "Send me a new link" on the page of a link that no longer works; returns the answer's text."""
+    response = submit_form(client, "/link", order_number=order_number, email=email)
+    assert response.status_code == 200
+    return text(response.get_data(as_text=True))
+
+
+def test_the_booker_gets_the_current_link_by_asking_for_a_new_one(app, client, smtp, deliver, links):
+    change_order(app, links["order_id"], personalisation_version=2)  # the link in the email no longer works
+    gone = client.get(links["overview"]).get_data(as_text=True)
+    with app.app_context():
+        number = db.session.get(Order, links["order_id"]).number
+
+    response = client.post(
+        form_actions(gone)[0],
+        data={"csrf_token": csrf_token(gone), "order_number": number.lower(), "email": "Booker@Example.COM"},
+    )
+
+    assert response.status_code == 200
+    assert "Check your email" in text(response.get_data(as_text=True))
+    deliver()
+    [link] = [link for link in links_in(smtp.take_one("booker@example.com")) if "/o/" in link]
+    assert link.startswith("http://portal.test/o/")
+    assert path_of(link) != links["overview"]
+    page = client.get(path_of(link))
+    assert page.status_code == 200
+    assert "Ticket 4" in page.get_data(as_text=True)
+    with app.app_context():
+        kinds = [event.kind for event in db.session.get(Order, links["order_id"]).events]
+    assert "link_requested" in kinds
+
+
+def test_asking_for_a_link_answers_the_same_whether_or_not_the_order_matches(app, client, smtp, deliver, links):
+    with app.app_context():
+        number = db.session.get(Order, links["order_id"]).number
+        queued = db.session.query(OutgoingMessage).count()
+        events = db.session.query(OrderEvent).count()
+
+    wrong_email = ask_for_a_new_link(client, number, "someone.else@example.com")
+    unknown_number = ask_for_a_new_link(client, "NX-2026-999999", "booker@example.com")
+
+    assert wrong_email == unknown_number
+    with app.app_context():
+        assert db.session.query(OutgoingMessage).count() == queued
+        assert db.session.query(OrderEvent).count() == events
+    assert deliver().sent == 0
+
+    matching = ask_for_a_new_link(client, number, "booker@example.com")
+    assert matching == wrong_email
+    deliver()
+    smtp.take_one("booker@example.com")
+
+
+def test_no_link_is_sent_for_a_cancelled_order(app, client, deliver, links):
+    change_order(app, links["order_id"], status="cancelled")
+    with app.app_context():
+        number = db.session.get(Order, links["order_id"]).number
+
+    assert "Check your email" in ask_for_a_new_link(client, number, "booker@example.com")
+
+    assert deliver().sent == 0
