@@ -21,3 +21,13 @@ def event_datetime(moment: datetime, shop: Shop, format: str = "full_short") -> 
 
 def price(cents: int, shop: Shop) -> str:
     return format_currency(cents / 100, shop.currency, locale=get_locale() or "en")
+
+
+def masked_email(address: str) -> str:
+    """Enough of an address for its owner to recognise it, too little for whoever got the link."""
+    local, _, domain = address.partition("@")
+    return f"{local[:1]}•••@{domain}"
+
+
+def masked_phone(number: str) -> str:
+    return "•••• " + number[-3:]

@@ -18,6 +18,8 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.filters["event_datetime"] = formatting.event_datetime
     app.jinja_env.filters["price"] = formatting.price
+    app.jinja_env.filters["masked_email"] = formatting.masked_email
+    app.jinja_env.filters["masked_phone"] = formatting.masked_phone
     app.register_error_handler(PortalError, _portal_error)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)

@@ -156,3 +156,23 @@ def test_get_requests_change_nothing(app, client, smtp, deliver, make_order):
         ticket = db.session.get(Order, order_id).ticket_at(1)
         assert (ticket.status, ticket.share_version) == ("open", 0)
         assert db.session.query(Ticket).filter(Ticket.status != "open").count() == 0
+
+
+def test_recipient_page_masks_the_holders_contact_details(app, client, smtp, deliver, make_order):
+    """A share link may be forwarded: the personalised ticket shows the name, not the full email or phone."""
+    make_order(tickets=1)
+    deliver()
+    overview_path = path_of(links_in(smtp.take_one("booker@example.com"))[0])
+    share_page = client.get(f"{overview_path}/tickets/1/share").get_data(as_text=True)
+    client.post(f"{overview_path}/tickets/1/share/email", data={"csrf_token": csrf_token(share_page), "email": "kim@example.org"})
+    deliver()
+    share_path = path_of(links_in(smtp.take_one("kim@example.org"))[0])
+    form_page = client.get(share_path).get_data(as_text=True)
+    client.post(share_path, data={"csrf_token": csrf_token(form_page), "first_name": "Kim", "last_name": "Jansen",
+                                  "email": "kim.jansen@example.org", "phone": "+31 6 87654321"})
+    deliver()
+    smtp.take_one("kim.jansen@example.org")
+    page = text(client.get(share_path).get_data(as_text=True))
+    assert "Kim Jansen" in page
+    assert "k•••@example.org" in page and "•••• 321" in page
+    assert "kim.jansen@example.org" not in page and "87654321" not in page

@@ -95,6 +95,8 @@ def overview(token: str) -> str:
 def claim(token: str, position: int):
     order, ticket = _booker_ticket(token, position)
     if ticket.is_personalised:
+        if request.method == "POST":
+            raise TicketAlreadyPersonalised()
         flash(gettext("This ticket has already been personalised."), "error")
         return redirect(url_for(".overview", token=token))
     form = HolderForm(order.shop)
