@@ -11,7 +11,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from portal.config import Config
-from portal.extensions import babel, csrf, db, mail, migrate
+from portal.extensions import babel, csrf, db, limiter, mail, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,8 +35,11 @@ def create_app(config: type[Config] = Config, overrides: dict[str, Any] | None =
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     mail.init_app(app)
     csrf.init_app(app)
+    limiter.init_app(app)
 
-    from portal import i18n, web
+    from portal import i18n, logs, web
+
+    logs.install_redaction()
 
     babel.init_app(app, locale_selector=i18n.select_locale)
     web.init_app(app)
@@ -44,6 +47,9 @@ def create_app(config: type[Config] = Config, overrides: dict[str, Any] | None =
     from portal.consumer import bp as consumer_bp
 
     app.register_blueprint(consumer_bp)
+    from portal.backoffice import bp as backoffice_bp
+
+    app.register_blueprint(backoffice_bp)
 
     from portal.cli import register_commands
 
@@ -79,4 +85,6 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
+        # In WAL mode NORMAL never corrupts the database; it skips an fsync per commit.
+        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()

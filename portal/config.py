@@ -53,6 +53,14 @@ class Config:
     BABEL_DEFAULT_LOCALE = "en"
     LANGUAGES = ("en", "nl")
 
+    #: Where login attempts are counted: memory:// for one process, redis://… for several servers.
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
+    #: Backoffice login attempts allowed per IP address, and separately per email address.
+    BACKOFFICE_LOGIN_LIMIT = os.environ.get("BACKOFFICE_LOGIN_LIMIT", "10/minute")
+    #: A backoffice session ends this many hours after login, whatever the browser does.
+    BACKOFFICE_SESSION_HOURS = int(os.environ.get("BACKOFFICE_SESSION_HOURS", "12"))
+
 
 class TestConfig(Config):
     """Settings for the test suite: isolated database, no real mail unless a test asks."""

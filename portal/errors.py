@@ -56,3 +56,7 @@ class DownloadDisabled(PortalError):
 class TicketNotReady(PortalError):
     status_code = 403
     message = _l("This ticket can be downloaded once its holder's details have been filled in.")
+
+
+class BackofficeUserExists(PortalError):
+    message = _l("A backoffice user with this email address already exists.")

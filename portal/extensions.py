@@ -1,6 +1,8 @@
 """Flask extensions, created once here and bound to an app in the factory."""
 
 from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_mail import Mail
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -27,3 +29,6 @@ migrate = Migrate()
 mail = Mail()
 csrf = CSRFProtect()
 babel = Babel()
+# The storage comes from RATELIMIT_STORAGE_URI (a storage_uri given here would override the config).
+# Behind a reverse proxy, wrap the app in ProxyFix so the remote address is the client's.
+limiter = Limiter(key_func=get_remote_address)

@@ -194,3 +194,31 @@ def live_server(app):
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join()
+
+
+@pytest.fixture
+def login(app):
+    """Factory: a test client logged in to the backoffice as a new user of that organizer.
+
+    The organizer is created when it does not exist yet (make_shop's default is "Acme Events").
+    """
+    from portal.services.organizers import create_backoffice_user
+    from tests.pages import csrf_token
+
+    users = itertools.count(1)
+
+    def login(organizer_name: str = "Acme Events", *, password: str = "correct horse battery staple"):
+        email = f"staff{next(users)}@{organizer_name.lower().replace(' ', '-')}.example"
+        with app.app_context():
+            create_backoffice_user(organizer_name=organizer_name, email=email, password=password)
+            db.session.commit()
+        client = app.test_client()
+        page = client.get("/backoffice/login").get_data(as_text=True)
+        response = client.post(
+            "/backoffice/login", data={"csrf_token": csrf_token(page), "email": email, "password": password}
+        )
+        assert response.status_code == 303, f"login answered {response.status_code}"
+        client.user_email = email
+        return client
+
+    return login

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.extensions import db
@@ -34,6 +34,8 @@ class OutgoingMessage(db.Model):
     subject: Mapped[str] = mapped_column(String(300))
     body_text: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str] = mapped_column(Text)
+    #: Tickets to attach as one PDF, rendered when the message is sent (current holder and barcode).
+    attach_ticket_ids: Mapped[list[int] | None] = mapped_column(JSON)
 
     status: Mapped[str] = mapped_column(String(20), default=MessageStatus.QUEUED)
     attempts: Mapped[int] = mapped_column(default=0)

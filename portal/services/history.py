@@ -2,11 +2,15 @@
 
 from typing import Any
 
+from sqlalchemy import insert
+
 from portal.extensions import db
 from portal.models import Order, OrderEvent, Ticket
 
 # What happened (OrderEvent.kind), as shown on the timeline.
 ORDER_CREATED = "order_created"
+#: Created by an orders import (CSV upload or `flask orders import`).
+ORDER_IMPORTED = "order_imported"
 TICKET_CLAIMED = "ticket_claimed"
 TICKET_SHARED = "ticket_shared"
 TICKET_PERSONALISED = "ticket_personalised"
@@ -15,6 +19,12 @@ TICKETS_DOWNLOADED = "tickets_downloaded"
 LINK_REQUESTED = "link_requested"
 EMAIL_SENT = "email_sent"
 EMAIL_FAILED = "email_failed"
+# Backoffice actions (actor ORGANIZER, actor_label the user's email).
+ORDER_RESENT = "order_resent"
+PERSONALISATION_REOPENED = "personalisation_reopened"
+ORDER_CANCELLED = "order_cancelled"
+TICKET_EDITED = "ticket_edited"
+CONTACT_EDITED = "contact_edited"
 
 # Who did it (OrderEvent.actor).
 BOOKER = "booker"
@@ -38,3 +48,29 @@ def record(
     )
     db.session.add(event)
     return event
+
+
+def event_row(
+    order_id: int,
+    kind: str,
+    *,
+    actor: str,
+    ticket_id: int | None = None,
+    actor_label: str | None = None,
+    **details: Any,
+) -> dict[str, Any]:
+    """The columns record() fills, for adding many events at once with record_many()."""
+    return {
+        "order_id": order_id,
+        "ticket_id": ticket_id,
+        "kind": kind,
+        "actor": actor,
+        "actor_label": actor_label,
+        "details": details,
+    }
+
+
+def record_many(rows: list[dict[str, Any]]) -> None:
+    """Add event_row()s to their orders' timelines in one statement, in the caller's transaction."""
+    if rows:
+        db.session.execute(insert(OrderEvent.__table__), rows)

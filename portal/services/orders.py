@@ -1,13 +1,27 @@
-"""Creating orders; the backoffice's order actions will live here too."""
+"""Creating orders, and the backoffice's order actions: resend, reopen, cancel, edit.
+
+Every action runs in the caller's transaction (the view commits once) and writes
+its history event and its emails in that same transaction. `actor_label` is the
+organizer user's email, shown on the timeline.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from flask_babel import force_locale, gettext
+from sqlalchemy import ColumnElement, insert, update
+
+from portal import links
+from portal.errors import OrderCancelled, PersonalisationNotRequired, PortalError
 from portal.extensions import db
-from portal.models import Order, Shop, Ticket
-from portal.services import history
-from portal.services.personalisation import queue_overview_link
+from portal.models import Order, OrderStatus, Shop, Ticket, TicketStatus
+from portal.models._time import utcnow
+from portal.models.tickets import new_barcode
+from portal.services import downloads, history
+from portal.services.outbox import queue_email, queue_rendered
+from portal.services.personalisation import HolderDetails, overview_link_emails, queue_ticket_ready
 
 
 @dataclass(frozen=True)
@@ -25,32 +39,332 @@ class Booker:
     phone: str | None = None
 
 
+@dataclass(frozen=True)
+class NewOrder:
+    """An order to create: its number, its main booker and what was bought."""
+
+    number: str
+    booker: Booker
+    lines: Sequence[OrderLine]
+
+
 def create_order(
     shop: Shop,
     *,
     number: str,
     booker: Booker,
-    lines: list[OrderLine],
+    lines: Sequence[OrderLine],
     created_by: str = history.SYSTEM,
+    actor_label: str | None = None,
+    kind: str = history.ORDER_CREATED,
 ) -> Order:
     """Create a completed order with its tickets and queue the booker's personalisation email."""
-    order = Order(
-        shop=shop,
-        number=number,
-        booker_first_name=booker.first_name,
-        booker_last_name=booker.last_name,
-        booker_email=booker.email,
-        booker_phone=booker.phone,
+    [order_id] = create_orders(
+        shop, [NewOrder(number, booker, tuple(lines))], created_by=created_by, actor_label=actor_label, kind=kind
     )
-    position = 0
-    for line in lines:
-        for _ in range(line.quantity):
-            position += 1
-            order.tickets.append(
-                Ticket(position=position, ticket_type=line.ticket_type, price_cents=line.unit_price_cents)
-            )
-    db.session.add(order)
-    db.session.flush()  # ids are needed for the link and the timeline
-    history.record(order, history.ORDER_CREATED, actor=created_by, tickets=position)
-    queue_overview_link(order)
-    return order
+    return db.session.get_one(Order, order_id)
+
+
+def create_orders(
+    shop: Shop,
+    new_orders: Sequence[NewOrder],
+    *,
+    created_by: str = history.SYSTEM,
+    actor_label: str | None = None,
+    kind: str = history.ORDER_CREATED,
+) -> list[int]:
+    """Create completed orders, each with its tickets, timeline event and booker's email; return their ids.
+
+    The one definition of what a new order writes, for one order (create_order)
+    and for thousands (an import): a few INSERTs per call whatever the count,
+    and no objects left in the session.
+    """
+    if not new_orders:
+        return []
+    db.session.flush()  # the shop needs its id
+    rows = [
+        {
+            "shop_id": shop.id,
+            "number": new.number,
+            "booker_first_name": new.booker.first_name,
+            "booker_last_name": new.booker.last_name,
+            "booker_email": new.booker.email,
+            "booker_phone": new.booker.phone,
+        }
+        for new in new_orders
+    ]
+    # Core, not ORM: the ORM splits a bulk INSERT wherever a value is None (booker_phone).
+    # RETURNING's rows come in no set order (asking for one costs a statement per row on SQLite).
+    table = Order.__table__
+    returned = db.session.execute(
+        insert(table).returning(table.c.id, table.c.number, table.c.personalisation_version), rows
+    )
+    written = {number: (order_id, version) for order_id, number, version in returned}
+
+    tickets: list[dict[str, object]] = []
+    events = []
+    for row, new in zip(rows, new_orders, strict=True):
+        order_id, row["personalisation_version"] = written[new.number]
+        row["id"] = order_id
+        position = 0
+        for line in new.lines:
+            for _ in range(line.quantity):
+                position += 1
+                tickets.append(
+                    {
+                        "order_id": order_id,
+                        "position": position,
+                        "ticket_type": line.ticket_type,
+                        "price_cents": line.unit_price_cents,
+                    }
+                )
+        events.append(history.event_row(order_id, kind, actor=created_by, actor_label=actor_label, tickets=position))
+    # The column defaults (barcode, status, created_at) apply per row, as for ORM objects.
+    if tickets:
+        db.session.execute(insert(Ticket.__table__), tickets)
+    history.record_many(events)
+    queue_rendered(overview_link_emails(shop, rows))
+    return [row["id"] for row in rows]
+
+
+# --- The backoffice's order actions (the order-level ⋯ menu) -----------------
+
+RESEND = "resend"
+OPEN_PERSONALISATION = "open_personalisation"
+REFUND = "refund"
+CANCEL = "cancel"
+
+
+def action_refusal(order: Order, action: str) -> PortalError | None:
+    """Why an order action does not apply to this order now, or None when it does."""
+    if action == RESEND:
+        return None  # a cancelled order's booker can be sent the cancellation again
+    if order.is_cancelled:
+        return OrderCancelled()
+    if action == OPEN_PERSONALISATION and not order.shop.personalisation_required:
+        return PersonalisationNotRequired()
+    return None
+
+
+def _check_action(order: Order, action: str) -> None:
+    refusal = action_refusal(order, action)
+    if refusal is not None:
+        raise refusal
+
+
+def _update_completed_order(order: Order, **values: object) -> None:
+    """Change the order only if it is still completed in the database (a double click cancels once)."""
+    result = db.session.execute(
+        update(Order)
+        .where(Order.id == order.id, Order.status == OrderStatus.COMPLETED)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise OrderCancelled()
+    db.session.refresh(order)
+
+
+def _queue_booker_link(order: Order, *, kind: str, template: str, attach: Sequence[Ticket] = ()) -> None:
+    """Email the booker the order's current overview link (and tickets, when given)."""
+    shop = order.shop
+    with force_locale(shop.default_language):
+        if template == "personalisation_reopened":
+            subject = gettext("New personalisation link for your tickets for %(event)s", event=shop.event_name)
+        else:
+            subject = gettext("Your tickets for %(event)s", event=shop.event_name)
+        queue_email(
+            kind,
+            recipient=order.booker_email,
+            subject=subject,
+            template=template,
+            order=order,
+            attach_tickets=attach,
+            overview_url=links.overview_url(order),
+        )
+
+
+def _queue_cancellation_notice(order: Order, *, kind: str = "order_cancelled") -> None:
+    shop = order.shop
+    with force_locale(shop.default_language):
+        queue_email(
+            kind,
+            recipient=order.booker_email,
+            subject=gettext("Your order %(number)s for %(event)s has been cancelled", number=order.number, event=shop.event_name),
+            template="order_cancelled",
+            order=order,
+        )
+
+
+def resend_attachments(order: Order) -> list[Ticket]:
+    """The tickets Resend attaches: the ready ones, where the shop allows downloading."""
+    if order.is_cancelled or not order.shop.download_enabled:
+        return []
+    return [ticket for ticket in order.tickets if downloads.is_ready(ticket)]
+
+
+def resend(order: Order, *, actor_label: str) -> None:
+    """Send the order email again to the contact address; the order, tickets and barcodes stay as they are.
+
+    A cancelled order's booker is sent the cancellation notice again (there is no link to give).
+    """
+    if order.is_cancelled:
+        _queue_cancellation_notice(order, kind="cancellation_resent")
+        attached = 0
+    else:
+        attach = resend_attachments(order)
+        _queue_booker_link(order, kind="resend", template="confirmation", attach=attach)
+        attached = len(attach)
+    history.record(
+        order, history.ORDER_RESENT, actor=history.ORGANIZER, actor_label=actor_label, tickets_attached=attached
+    )
+
+
+#: What a ticket's personalisation consists of; Open Personalisation clears all of it.
+_PERSONALISATION_COLUMNS = (
+    "shared_via",
+    "shared_with_email",
+    "shared_at",
+    "holder_first_name",
+    "holder_last_name",
+    "holder_email",
+    "holder_phone",
+    "holder_date_of_birth",
+    "personalised_at",
+    "personalised_by",
+)
+
+
+def reopen_personalisation(order: Order, *, actor_label: str) -> None:
+    """Reset every ticket of the order and send the booker a new link; all earlier links stop working."""
+    _check_action(order, OPEN_PERSONALISATION)
+    _update_completed_order(order, personalisation_version=Order.personalisation_version + 1)
+    for ticket in order.tickets:
+        ticket.status = TicketStatus.OPEN
+        ticket.barcode = new_barcode()  # a PDF of the previous holder stops being valid
+        ticket.share_version = Ticket.share_version + 1
+        for name in _PERSONALISATION_COLUMNS:
+            setattr(ticket, name, None)
+    db.session.flush()
+    history.record(
+        order,
+        history.PERSONALISATION_REOPENED,
+        actor=history.ORGANIZER,
+        actor_label=actor_label,
+        tickets=len(order.tickets),
+    )
+    _queue_booker_link(order, kind="personalisation_reopened", template="personalisation_reopened")
+
+
+def cancel(order: Order, *, actor_label: str) -> None:
+    """Cancel the order: its tickets become invalid and every overview and share link stops working."""
+    _check_action(order, CANCEL)
+    _update_completed_order(
+        order, status=OrderStatus.CANCELLED, personalisation_version=Order.personalisation_version + 1
+    )
+    for ticket in order.tickets:
+        ticket.status = TicketStatus.CANCELLED
+        ticket.share_version = Ticket.share_version + 1
+    db.session.flush()
+    history.record(
+        order, history.ORDER_CANCELLED, actor=history.ORGANIZER, actor_label=actor_label, tickets=len(order.tickets)
+    )
+    _queue_cancellation_notice(order)
+
+
+#: Contact fields as the timeline names them, and the order's columns behind them.
+CONTACT_FIELDS = {
+    "first_name": "booker_first_name",
+    "last_name": "booker_last_name",
+    "email": "booker_email",
+    "phone": "booker_phone",
+}
+
+
+def edit_contact(order: Order, booker: Booker, *, actor_label: str) -> list[str]:
+    """Overwrite the main booker's contact details; returns the names of the fields that changed."""
+    values = {"first_name": booker.first_name, "last_name": booker.last_name, "email": booker.email, "phone": booker.phone}
+    changed = [name for name, value in values.items() if getattr(order, CONTACT_FIELDS[name]) != value]
+    if not changed:
+        return []
+    for name in changed:
+        setattr(order, CONTACT_FIELDS[name], values[name])
+    # Only the names: the timeline never keeps the old personal data.
+    history.record(order, history.CONTACT_EDITED, actor=history.ORGANIZER, actor_label=actor_label, fields=changed)
+    return changed
+
+
+def _ticket_still_valid() -> ColumnElement[bool]:
+    # A ticket is cancelled exactly when its order is; checked in the UPDATE, not by reading first.
+    return Ticket.status != TicketStatus.CANCELLED
+
+
+def _holder_values(ticket: Ticket, details: HolderDetails) -> dict[str, object]:
+    values = details.as_ticket_values()
+    if not ticket.order.shop.date_of_birth_required:
+        values.pop("holder_date_of_birth")  # not asked for, so not overwritten
+    return values
+
+
+def holder_changes(ticket: Ticket, details: HolderDetails) -> list[str]:
+    """Names of the holder fields (first_name, email…) these details would change."""
+    return [
+        name.removeprefix("holder_")
+        for name, value in _holder_values(ticket, details).items()
+        if getattr(ticket, name) != value
+    ]
+
+
+def edit_ticket_holder(ticket: Ticket, details: HolderDetails, *, actor_label: str) -> list[str]:
+    """Overwrite one ticket's holder (the organizer's "unclaim"); returns the names of the fields that changed.
+
+    A changed holder gets a new barcode, the ticket's share link stops working and the
+    ticket counts as personalised. The holder is sent the ticket; when the email address
+    changed, the previous holder is told their details were replaced.
+    """
+    order = ticket.order
+    if order.is_cancelled:
+        raise OrderCancelled()
+    values = _holder_values(ticket, details)
+    changed = holder_changes(ticket, details)
+    if not changed and ticket.is_personalised:
+        return []
+    previous_email = ticket.holder_email
+    result = db.session.execute(
+        update(Ticket)
+        .where(Ticket.id == ticket.id, _ticket_still_valid())
+        .values(
+            status=TicketStatus.PERSONALISED,
+            barcode=new_barcode(),
+            share_version=Ticket.share_version + 1,
+            personalised_at=utcnow(),
+            personalised_by=history.ORGANIZER,
+            **values,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise OrderCancelled()
+    db.session.refresh(ticket)
+    history.record(
+        order, history.TICKET_EDITED, actor=history.ORGANIZER, actor_label=actor_label, ticket=ticket, fields=changed
+    )
+    if previous_email and previous_email.casefold() != ticket.holder_email.casefold():
+        _queue_holder_replaced(ticket, previous_email)
+    # The holder's earlier PDF no longer scans: whoever holds the ticket now gets it afresh.
+    queue_ticket_ready(ticket)
+    return changed
+
+
+def _queue_holder_replaced(ticket: Ticket, previous_email: str) -> None:
+    """Tell the previous holder that the ticket is no longer in their name (no link: it is not theirs)."""
+    shop = ticket.order.shop
+    with force_locale(shop.default_language):
+        queue_email(
+            "holder_replaced",
+            recipient=previous_email,
+            subject=gettext("Your ticket for %(event)s has been changed", event=shop.event_name),
+            template="holder_replaced",
+            order=ticket.order,
+            ticket=ticket,
+        )

@@ -8,27 +8,57 @@ message in flight can arrive twice, and none is ever lost.
 
 from __future__ import annotations
 
+import re
 import smtplib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
 from flask import current_app, render_template
 from flask_mail import Connection, Message
-from sqlalchemy import or_, select, update
+from markupsafe import escape
+from sqlalchemy import ColumnElement, insert, or_, select, update
 
 from portal.extensions import db
 from portal.models import MessageStatus, Order, OutgoingMessage, Ticket
 from portal.models._time import utcnow
-from portal.services import history
+from portal.services import downloads, history
 
 #: A claimed message whose sender has not reported back after this long is tried again.
 CLAIM_LEASE = timedelta(minutes=5)
 #: Temporary failures are retried this many times, with growing pauses, before giving up.
 MAX_ATTEMPTS = 8
+
+
+def render_email(
+    kind: str,
+    *,
+    recipient: str,
+    subject: str,
+    template: str,
+    order: Order | None = None,
+    ticket: Ticket | None = None,
+    attach_tickets: Sequence[Ticket] = (),
+    **context: Any,
+) -> dict[str, Any]:
+    """Render mail/<template>.txt and .html into the outbox row of one message (not yet queued).
+
+    `attach_tickets` go along as one PDF, rendered at delivery so it shows the current barcodes.
+    """
+    context = {"order": order, "ticket": ticket, "subject": subject, "attached": bool(attach_tickets), **context}
+    return {
+        "kind": kind,
+        "recipient": recipient,
+        "subject": subject,
+        "body_text": render_template(f"mail/{template}.txt", **context),
+        "body_html": render_template(f"mail/{template}.html", **context),
+        "order_id": order.id if order is not None else None,
+        "ticket_id": ticket.id if ticket is not None else None,
+        "attach_ticket_ids": [t.id for t in attach_tickets] or None,
+    }
 
 
 def queue_email(
@@ -39,21 +69,66 @@ def queue_email(
     template: str,
     order: Order | None = None,
     ticket: Ticket | None = None,
+    attach_tickets: Sequence[Ticket] = (),
     **context: Any,
 ) -> OutgoingMessage:
-    """Render mail/<template>.txt and .html and queue them in the caller's transaction."""
-    context = {"order": order, "ticket": ticket, "subject": subject, **context}
+    """Render an email (see render_email) and queue it in the caller's transaction."""
     message = OutgoingMessage(
-        kind=kind,
-        recipient=recipient,
-        subject=subject,
-        body_text=render_template(f"mail/{template}.txt", **context),
-        body_html=render_template(f"mail/{template}.html", **context),
-        order_id=order.id if order is not None else None,
-        ticket_id=ticket.id if ticket is not None else None,
+        **render_email(
+            kind,
+            recipient=recipient,
+            subject=subject,
+            template=template,
+            order=order,
+            ticket=ticket,
+            attach_tickets=attach_tickets,
+            **context,
+        )
     )
     db.session.add(message)
     return message
+
+
+def queue_rendered(messages: Sequence[dict[str, Any]]) -> None:
+    """Queue rendered emails (render_email's rows) in one statement, in the caller's transaction."""
+    if messages:
+        db.session.execute(insert(OutgoingMessage.__table__), list(messages))
+
+
+class Stencil:
+    """One rendered email with placeholders, filled in per recipient instead of rendered again.
+
+    For the same email to thousands of people (an import's confirmations), where
+    rendering two templates per message would cost more than everything else.
+    Placeholders are unique strings that stood in for the per-recipient values
+    while rendering; values are HTML-escaped in the HTML body, as the template does.
+    The caller checks a filled-in message against a real rendering of it.
+    """
+
+    _TEXT_COLUMNS = ("recipient", "subject", "body_text", "body_html")
+
+    def __init__(self, message: dict[str, Any], placeholders: dict[str, str]) -> None:
+        """`placeholders` maps each placeholder string to the name of the value that replaces it."""
+        self._columns = {k: v for k, v in message.items() if k not in self._TEXT_COLUMNS}
+        pattern = re.compile("(" + "|".join(map(re.escape, placeholders)) + ")")
+        # Each text column as pieces: literal text, or (value name,) for a placeholder.
+        self._pieces = {
+            column: [
+                (placeholders[piece],) if index % 2 else piece
+                for index, piece in enumerate(pattern.split(message[column]))
+                if piece
+            ]
+            for column in self._TEXT_COLUMNS
+        }
+
+    def fill(self, values: dict[str, str], **columns: Any) -> dict[str, Any]:
+        """The message for one recipient; `columns` override the other columns (e.g. order_id)."""
+        escaped = {name: str(escape(value)) for name, value in values.items()}
+        message = {**self._columns, **columns}
+        for column, pieces in self._pieces.items():
+            chosen = escaped if column == "body_html" else values
+            message[column] = "".join([piece if type(piece) is str else chosen[piece[0]] for piece in pieces])
+        return message
 
 
 class PermanentFailure(Exception):
@@ -121,7 +196,18 @@ def _to_mail_message(message: OutgoingMessage) -> Message:
     )
     # A stable id lets receiving systems spot the rare duplicate after a crash.
     mail_message.msgId = f"<outbox-{message.id}@ticket-portal>"
+    if message.attach_ticket_ids:
+        _attach_tickets(mail_message, message.attach_ticket_ids)
     return mail_message
+
+
+def _attach_tickets(mail_message: Message, ticket_ids: list[int]) -> None:
+    """Attach the tickets that may still be downloaded now (none of a since-cancelled order)."""
+    tickets = db.session.scalars(select(Ticket).where(Ticket.id.in_(ticket_ids)).order_by(Ticket.position)).all()
+    tickets = [t for t in tickets if not t.order.is_cancelled and t.order.shop.download_enabled and downloads.is_ready(t)]
+    if tickets:
+        filename = f"tickets-{tickets[0].order.number}.pdf"
+        mail_message.attach(filename, "application/pdf", downloads.tickets_pdf(tickets))
 
 
 def _is_permanent(error: smtplib.SMTPException) -> bool:
@@ -131,48 +217,52 @@ def _is_permanent(error: smtplib.SMTPException) -> bool:
     return isinstance(code, int) and code >= 500
 
 
-def _claim(message_id: int, *, ignore_backoff: bool) -> bool:
-    """Mark one message SENDING, unless another sender got it first."""
-    now = utcnow()
+def _deliverable(now: datetime, *, ignore_backoff: bool) -> ColumnElement[bool]:
+    """SQL condition: queued and due (unless back-off is ignored), or claimed by a sender that died."""
     due = OutgoingMessage.status == MessageStatus.QUEUED
     if not ignore_backoff:
         due = due & (OutgoingMessage.next_attempt_at <= now)
-    abandoned = (OutgoingMessage.status == MessageStatus.SENDING) & (
-        OutgoingMessage.claimed_until < now
-    )
+    abandoned = (OutgoingMessage.status == MessageStatus.SENDING) & (OutgoingMessage.claimed_until < now)
+    return or_(due, abandoned)
+
+
+def _claim(message_id: int, *, ignore_backoff: bool) -> bool:
+    """Mark one message SENDING, unless another sender got it first."""
+    now = utcnow()
     result = db.session.execute(
         update(OutgoingMessage)
-        .where(OutgoingMessage.id == message_id, or_(due, abandoned))
+        .where(OutgoingMessage.id == message_id, _deliverable(now, ignore_backoff=ignore_backoff))
         .values(status=MessageStatus.SENDING, claimed_until=now + CLAIM_LEASE)
         .execution_options(synchronize_session=False)
     )
     return result.rowcount == 1
 
 
-def _claim_batch(after_id: int, limit: int, *, ignore_backoff: bool) -> list[OutgoingMessage]:
-    now = utcnow()
-    due = OutgoingMessage.status == MessageStatus.QUEUED
-    if not ignore_backoff:
-        due = due & (OutgoingMessage.next_attempt_at <= now)
-    abandoned = (OutgoingMessage.status == MessageStatus.SENDING) & (
-        OutgoingMessage.claimed_until < now
-    )
+def _claim_batch(
+    after_id: int, limit: int, *, ignore_backoff: bool
+) -> tuple[list[OutgoingMessage], int | None]:
+    """Claim up to `limit` deliverable messages with ids above `after_id`.
+
+    Returns the claimed messages and the last id looked at (None when nothing was deliverable),
+    so a caller can move past messages that other senders claimed first.
+    """
     candidate_ids = db.session.scalars(
         select(OutgoingMessage.id)
-        .where(OutgoingMessage.id > after_id, or_(due, abandoned))
+        .where(OutgoingMessage.id > after_id, _deliverable(utcnow(), ignore_backoff=ignore_backoff))
         .order_by(OutgoingMessage.id)
         .limit(limit)
+        # PostgreSQL: other senders skip these rows instead of waiting; SQLite ignores it
+        # and relies on the conditional UPDATE in _claim.
         .with_for_update(skip_locked=True)
     ).all()
     claimed = [mid for mid in candidate_ids if _claim(mid, ignore_backoff=ignore_backoff)]
     db.session.commit()
-    if not claimed:
-        return []
-    return list(
-        db.session.scalars(
-            select(OutgoingMessage).where(OutgoingMessage.id.in_(claimed)).order_by(OutgoingMessage.id)
-        )
+    if not candidate_ids:
+        return [], None
+    messages = db.session.scalars(
+        select(OutgoingMessage).where(OutgoingMessage.id.in_(claimed)).order_by(OutgoingMessage.id)
     )
+    return list(messages), candidate_ids[-1]
 
 
 def _backoff(attempts: int) -> timedelta:
@@ -245,9 +335,9 @@ def deliver_batch(
     Returns the report and the highest message id looked at (None when none was due).
     """
     report = DeliveryReport()
-    batch = _claim_batch(after_id, limit, ignore_backoff=ignore_backoff)
+    batch, last_id = _claim_batch(after_id, limit, ignore_backoff=ignore_backoff)
     if not batch:
-        return report, None
+        return report, last_id
     try:
         with _transport() as transport:
             for message in batch:
@@ -276,7 +366,7 @@ def deliver_batch(
         db.session.commit()
     _release([m for m in batch if m.status == MessageStatus.SENDING])
     db.session.commit()
-    return report, batch[-1].id
+    return report, last_id
 
 
 def deliver_queued() -> DeliveryReport:

@@ -8,11 +8,16 @@ racing for one ticket cannot both win, whatever the database.
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
+from flask import current_app
 from flask_babel import force_locale, gettext
 from sqlalchemy import ColumnElement, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from portal import links, tokens
 from portal.errors import (
@@ -24,10 +29,10 @@ from portal.errors import (
     TicketAlreadyPersonalised,
 )
 from portal.extensions import db
-from portal.models import Order, OrderStatus, Ticket, TicketStatus
+from portal.models import Order, OrderStatus, OutgoingMessage, Shop, Ticket, TicketStatus
 from portal.models._time import utcnow
 from portal.services import history
-from portal.services.outbox import queue_email
+from portal.services.outbox import Stencil, queue_email, render_email
 
 WHATSAPP = "whatsapp"
 EMAIL = "email"
@@ -121,7 +126,7 @@ def _require_personalisation(order: Order) -> None:
         raise PersonalisationNotRequired()
 
 
-def _queue_ticket_ready(ticket: Ticket) -> None:
+def queue_ticket_ready(ticket: Ticket) -> None:
     """Tell the holder their ticket is ready (with the link to download it, where allowed)."""
     shop = ticket.order.shop
     with force_locale(shop.default_language):
@@ -150,7 +155,7 @@ def claim(order: Order, ticket: Ticket, details: HolderDetails) -> Ticket:
         **details.as_ticket_values(),
     )
     history.record(order, history.TICKET_CLAIMED, actor=history.BOOKER, ticket=ticket)
-    _queue_ticket_ready(ticket)
+    queue_ticket_ready(ticket)
     return ticket
 
 
@@ -206,15 +211,15 @@ def submit_holder_details(ticket: Ticket, details: HolderDetails) -> Ticket:
         **details.as_ticket_values(),
     )
     history.record(ticket.order, history.TICKET_PERSONALISED, actor=history.RECIPIENT, ticket=ticket)
-    _queue_ticket_ready(ticket)
+    queue_ticket_ready(ticket)
     return ticket
 
 
-def queue_overview_link(order: Order, *, kind: str = "confirmation") -> None:
-    """Email the booker the order's current personalisation link."""
+def overview_link_email(order: Order, *, kind: str = "confirmation") -> dict[str, Any]:
+    """The booker's email with the order's current personalisation link, rendered, not yet queued."""
     shop = order.shop
     with force_locale(shop.default_language):
-        queue_email(
+        return render_email(
             kind,
             recipient=order.booker_email,
             subject=gettext("Your tickets for %(event)s", event=shop.event_name),
@@ -222,6 +227,60 @@ def queue_overview_link(order: Order, *, kind: str = "confirmation") -> None:
             order=order,
             overview_url=links.overview_url(order),
         )
+
+
+def queue_overview_link(order: Order, *, kind: str = "confirmation") -> None:
+    """Email the booker the order's current personalisation link."""
+    db.session.add(OutgoingMessage(**overview_link_email(order, kind=kind)))
+
+
+#: What differs between two orders' overview emails, besides the link's token.
+_STENCIL_FIELDS = ("number", "booker_first_name", "booker_last_name", "booker_email")
+#: Below this many orders, rendering each email costs less than making a stencil.
+_STENCIL_MIN_ORDERS = 20
+
+
+def overview_link_emails(
+    shop: Shop, orders: Sequence[Mapping[str, Any]], *, kind: str = "confirmation"
+) -> list[dict[str, Any]]:
+    """overview_link_email() for many orders of one shop, given as their rows (columns and id).
+
+    Rows, not objects: an import sends thousands of these emails, and making an
+    object per order costs more than filling in its email. The templates are
+    rendered once, for a stand-in order whose number, booker and link token are
+    placeholders, then filled in per order. The first order's email is also
+    rendered in full and compared: should they ever differ (a template that
+    does more with these values than print them), every email is rendered in full.
+    """
+    if len(orders) < _STENCIL_MIN_ORDERS:
+        return [overview_link_email(_unsaved_order(shop, row), kind=kind) for row in orders]
+    stand_in = _unsaved_order(
+        shop,
+        {"id": 0, "personalisation_version": 1, **{name: f"{name}-{secrets.token_hex(8)}" for name in _STENCIL_FIELDS}},
+    )
+    placeholders = {getattr(stand_in, name): name for name in _STENCIL_FIELDS}
+    placeholders[tokens.make_token(tokens.OVERVIEW, stand_in.id, stand_in.personalisation_version)] = "token"
+    stencil = Stencil(overview_link_email(stand_in, kind=kind), placeholders)
+
+    def fill(row: Mapping[str, Any]) -> dict[str, Any]:
+        values = {name: row[name] for name in _STENCIL_FIELDS}
+        # Only the token differs between two orders' links (checked below like the rest).
+        values["token"] = tokens.make_token(tokens.OVERVIEW, row["id"], row["personalisation_version"])
+        return stencil.fill(values, order_id=row["id"])
+
+    emails = [fill(orders[0])]
+    if emails[0] != overview_link_email(_unsaved_order(shop, orders[0]), kind=kind):
+        current_app.logger.warning("mail/confirmation cannot be filled in from a stencil; rendering each email")
+        return [overview_link_email(_unsaved_order(shop, row), kind=kind) for row in orders]
+    emails.extend(fill(row) for row in orders[1:])
+    return emails
+
+
+def _unsaved_order(shop: Shop, row: Mapping[str, Any]) -> Order:
+    """An Order object holding a row's values, to render an email with; never saved."""
+    order = Order(**{name: value for name, value in row.items() if name != "shop_id"})
+    set_committed_value(order, "shop", shop)  # not via shop.orders, which would save it
+    return order
 
 
 def send_current_link(order_number: str, email: str) -> None:

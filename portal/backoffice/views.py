@@ -1,0 +1,375 @@
+"""Backoffice pages: load (scoped to the user's organizer), check, one service call, commit once.
+
+Another organizer's shop, order or ticket answers 404, exactly like one that does
+not exist: a guessed id tells nothing.
+"""
+
+from __future__ import annotations
+
+import io
+
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext, lazy_gettext as _l
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import contains_eager, selectinload
+from werkzeug.exceptions import NotFound
+
+from portal.backoffice import bp, timeline
+from portal.backoffice.auth import current_user
+from portal.backoffice.forms import ActionForm, ContactForm, ImportForm, ShopSettingsForm, TicketHolderForm
+from portal.errors import OrderCancelled, PortalError
+from portal.extensions import db
+from portal.models import Order, OrderEvent, OrderStatus, Shop, Ticket
+from portal.services import orders, shops
+
+#: Orders shown per page of the list.
+PER_PAGE = 25
+#: Order numbers listed by name after an import; the rest are counted.
+IMPORT_LIST_MAX = 50
+
+
+@bp.after_request
+def _never_cache(response: Response) -> Response:
+    # Customers' personal data: no browser or proxy may keep a copy.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.errorhandler(PortalError)
+def _refused(error: PortalError):
+    """A rule refused the action: nothing was saved; say why on the order (or the list)."""
+    db.session.rollback()
+    flash(str(error), "error")
+    order_id = (request.view_args or {}).get("order_id")
+    return redirect(url_for(".order", order_id=order_id) if order_id else url_for(".orders"), code=303)
+
+
+@bp.errorhandler(NotFound)
+def _not_found(error: NotFound):
+    return render_template("backoffice/not_found.html"), 404
+
+
+@bp.app_template_filter("timeline_sentence")
+def _timeline_sentence(event: OrderEvent) -> str:
+    return timeline.describe(event)
+
+
+@bp.app_template_filter("timeline_actor")
+def _timeline_actor(event: OrderEvent) -> str:
+    return timeline.actor(event)
+
+
+# --- Loading, always within the user's organizer ------------------------------
+
+
+def _organizer_id() -> int:
+    return current_user().organizer_id
+
+
+def _scoped_orders() -> Select[tuple[Order]]:
+    return select(Order).join(Order.shop).where(Shop.organizer_id == _organizer_id())
+
+
+def _order_or_404(order_id: int) -> Order:
+    return db.first_or_404(_scoped_orders().where(Order.id == order_id))
+
+
+def _ticket_or_404(order_id: int, position: int) -> tuple[Order, Ticket]:
+    order = _order_or_404(order_id)
+    ticket = order.ticket_at(position)
+    if ticket is None:
+        abort(404)
+    return order, ticket
+
+
+def _shop_or_404(shop_id: int) -> Shop:
+    return db.first_or_404(select(Shop).where(Shop.id == shop_id, Shop.organizer_id == _organizer_id()))
+
+
+def _organizer_shops() -> list[Shop]:
+    return list(
+        db.session.scalars(
+            select(Shop).where(Shop.organizer_id == _organizer_id()).order_by(Shop.event_starts_at.desc(), Shop.id)
+        )
+    )
+
+
+def _back_to(order: Order) -> Response:
+    return redirect(url_for(".order", order_id=order.id), code=303)
+
+
+# --- Ticketing → Orders --------------------------------------------------------
+
+
+@bp.get("/")
+def index():
+    return redirect(url_for(".orders"))
+
+
+def _like_escaped(text: str) -> str:
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _search_condition(search: str):
+    """Order number, booker name or email, or any ticket holder's name or email contains the text."""
+    pattern = _like_escaped(search.lower())
+
+    def contains(expression):
+        return func.lower(expression).like(pattern, escape="\\")
+
+    def full_name(first, last):
+        return func.coalesce(first, "") + " " + func.coalesce(last, "")
+
+    holder_matches = (
+        select(Ticket.id)
+        .where(
+            Ticket.order_id == Order.id,
+            or_(contains(full_name(Ticket.holder_first_name, Ticket.holder_last_name)), contains(Ticket.holder_email)),
+        )
+        .exists()
+    )
+    return or_(
+        contains(Order.number),
+        contains(full_name(Order.booker_first_name, Order.booker_last_name)),
+        contains(Order.booker_email),
+        holder_matches,
+    )
+
+
+# Endpoint "orders" (as the navigation says); the function is named apart from the services module.
+@bp.get("/orders", endpoint="orders")
+def orders_list():
+    search = request.args.get("q", "").strip()[:200]
+    status = request.args.get("status", "")
+    status = status if status in set(OrderStatus) else ""
+    shop_id = request.args.get("shop", type=int)
+    query = _scoped_orders()
+    if search:
+        query = query.where(_search_condition(search))
+    if status:
+        query = query.where(Order.status == status)
+    if shop_id:
+        query = query.where(Order.shop_id == shop_id)
+    query = query.options(contains_eager(Order.shop), selectinload(Order.tickets)).order_by(
+        Order.created_at.desc(), Order.id.desc()
+    )
+    page = db.paginate(query, per_page=PER_PAGE, max_per_page=PER_PAGE, error_out=False)
+    return render_template(
+        "backoffice/orders.html",
+        page=page,
+        search=search,
+        status=status,
+        shop_id=shop_id,
+        shops=_organizer_shops(),
+        statuses=[(OrderStatus.COMPLETED, _l("Completed")), (OrderStatus.CANCELLED, _l("Cancelled"))],
+    )
+
+
+def _order_actions(order: Order) -> list[dict[str, object]]:
+    """The order-level ⋯ menu: each action, where it leads, and why it is off (if it is)."""
+    menu = [
+        (orders.RESEND, _l("Resend"), ".resend"),
+        (orders.OPEN_PERSONALISATION, _l("Open Personalisation"), ".reopen_personalisation"),
+        (orders.REFUND, _l("Refund"), ".refund"),
+        (orders.CANCEL, _l("Cancel"), ".cancel"),
+    ]
+    return [
+        {
+            "name": name,
+            "label": label,
+            "url": url_for(endpoint, order_id=order.id),
+            "refusal": orders.action_refusal(order, name),
+        }
+        for name, label, endpoint in menu
+    ]
+
+
+@bp.get("/orders/<int:order_id>")
+def order(order_id: int):
+    order = _order_or_404(order_id)
+    events = db.session.scalars(
+        select(OrderEvent)
+        .where(OrderEvent.order_id == order.id)
+        .options(selectinload(OrderEvent.ticket))
+        .order_by(OrderEvent.created_at.desc(), OrderEvent.id.desc())
+    ).all()
+    return render_template("backoffice/order.html", order=order, events=events, actions=_order_actions(order))
+
+
+@bp.route("/orders/<int:order_id>/contact", methods=["GET", "POST"])
+def edit_contact(order_id: int):
+    order = _order_or_404(order_id)
+    form = ContactForm.for_order(order)
+    if form.validate_on_submit():
+        changed = orders.edit_contact(order, form.booker(), actor_label=current_user().email)
+        db.session.commit()
+        if changed:
+            flash(gettext("The contact details have been saved."), "success")
+        else:
+            flash(gettext("Nothing was changed."), "success")
+        return _back_to(order)
+    return render_template("backoffice/contact.html", order=order, form=form)
+
+
+# --- The order-level ⋯ actions: GET shows what will happen, POST does it ----
+
+
+@bp.route("/orders/<int:order_id>/resend", methods=["GET", "POST"])
+def resend(order_id: int):
+    order = _order_or_404(order_id)
+    form = ActionForm()
+    if form.validate_on_submit():
+        orders.resend(order, actor_label=current_user().email)
+        db.session.commit()
+        flash(gettext("The order email is on its way to %(email)s.", email=order.booker_email), "success")
+        return _back_to(order)
+    return render_template(
+        "backoffice/resend.html", order=order, form=form, attachments=orders.resend_attachments(order)
+    )
+
+
+@bp.route("/orders/<int:order_id>/open-personalisation", methods=["GET", "POST"])
+def reopen_personalisation(order_id: int):
+    order = _order_or_404(order_id)
+    form = ActionForm()
+    if form.validate_on_submit():
+        orders.reopen_personalisation(order, actor_label=current_user().email)
+        db.session.commit()
+        flash(
+            gettext("Personalisation reopened. A new link is on its way to %(email)s.", email=order.booker_email),
+            "success",
+        )
+        return _back_to(order)
+    return render_template(
+        "backoffice/reopen.html",
+        order=order,
+        form=form,
+        refusal=orders.action_refusal(order, orders.OPEN_PERSONALISATION),
+    )
+
+
+@bp.get("/orders/<int:order_id>/refund")
+def refund(order_id: int):
+    """Refunds are processed by support: this page says so and changes nothing."""
+    order = _order_or_404(order_id)
+    return render_template("backoffice/refund.html", order=order, refusal=orders.action_refusal(order, orders.REFUND))
+
+
+@bp.route("/orders/<int:order_id>/cancel", methods=["GET", "POST"])
+def cancel(order_id: int):
+    order = _order_or_404(order_id)
+    form = ActionForm()
+    if form.validate_on_submit():
+        orders.cancel(order, actor_label=current_user().email)
+        db.session.commit()
+        flash(gettext("Order %(number)s has been cancelled.", number=order.number), "success")
+        return _back_to(order)
+    return render_template(
+        "backoffice/cancel.html", order=order, form=form, refusal=orders.action_refusal(order, orders.CANCEL)
+    )
+
+
+# --- Ticket-level ⋯ → Edit: the form, then a confirmation step ---------------
+
+
+def _holder_form(ticket: Ticket) -> TicketHolderForm:
+    return TicketHolderForm(
+        ticket.order.shop,
+        data={
+            "first_name": ticket.holder_first_name,
+            "last_name": ticket.holder_last_name,
+            "email": ticket.holder_email,
+            "phone": ticket.holder_phone,
+            "date_of_birth": ticket.holder_date_of_birth,
+        },
+    )
+
+
+@bp.route("/orders/<int:order_id>/tickets/<int:position>/edit", methods=["GET", "POST"])
+def edit_ticket(order_id: int, position: int):
+    order, ticket = _ticket_or_404(order_id, position)
+    if order.is_cancelled:
+        raise OrderCancelled()
+    form = _holder_form(ticket)
+    if form.validate_on_submit():
+        details = form.holder_details()
+        changes = orders.holder_changes(ticket, details)
+        if not changes and ticket.is_personalised:
+            flash(gettext("Nothing was changed."), "success")
+            return _back_to(order)
+        return render_template(
+            "backoffice/ticket_confirm.html",
+            order=order,
+            ticket=ticket,
+            form=form,
+            changes=[timeline.FIELDS.get(name, name) for name in changes],
+            notify_previous=bool(ticket.holder_email) and ticket.holder_email.casefold() != details.email.casefold(),
+        )
+    return render_template("backoffice/ticket_edit.html", order=order, ticket=ticket, form=form)
+
+
+@bp.post("/orders/<int:order_id>/tickets/<int:position>/edit/confirm")
+def confirm_ticket_edit(order_id: int, position: int):
+    order, ticket = _ticket_or_404(order_id, position)
+    form = _holder_form(ticket)
+    if not form.validate_on_submit():
+        # The carried values are checked again: a tampered or stale confirmation goes back to the form.
+        return render_template("backoffice/ticket_edit.html", order=order, ticket=ticket, form=form), 422
+    orders.edit_ticket_holder(ticket, form.holder_details(), actor_label=current_user().email)
+    db.session.commit()
+    flash(gettext("Ticket %(position)d has been saved with its new holder.", position=ticket.position), "success")
+    return _back_to(order)
+
+
+# --- Shops ----------------------------------------------------------------------
+
+
+@bp.get("/shops", endpoint="shops")
+def shops_list():
+    return render_template("backoffice/shops.html", shops=_organizer_shops())
+
+
+@bp.route("/shops/<int:shop_id>", methods=["GET", "POST"])
+def shop(shop_id: int):
+    shop = _shop_or_404(shop_id)
+    form = ShopSettingsForm(shop, obj=shop)
+    if form.validate_on_submit():
+        shops.update_settings(shop, form.settings())
+        db.session.commit()
+        flash(gettext("The settings have been saved. The portal uses them from now on."), "success")
+        return redirect(url_for(".shop", shop_id=shop.id), code=303)
+    return render_template("backoffice/shop.html", shop=shop, form=form)
+
+
+@bp.route("/shops/<int:shop_id>/import", methods=["GET", "POST"])
+def import_orders(shop_id: int):
+    shop = _shop_or_404(shop_id)
+    form = ImportForm()
+    report = None
+    errors: list[tuple[int, str]] = []
+    status = 200
+    if form.validate_on_submit():
+        # The import engine is its own module, loaded only when a file arrives.
+        from portal.services.imports import ImportFailed, import_orders as run_import
+
+        # "utf-8-sig" drops the byte-order mark spreadsheet programs put before the header.
+        stream = io.TextIOWrapper(form.file.data.stream, encoding="utf-8-sig", newline="")
+        try:
+            report = run_import(shop, stream, actor_label=current_user().email)
+        except ImportFailed as failed:
+            db.session.rollback()
+            errors, status = list(failed.errors), 422
+        except UnicodeDecodeError:
+            db.session.rollback()
+            form.file.errors = [gettext("The file is not UTF-8 text. Save it as \u201cCSV UTF-8\u201d and upload it again.")]
+            status = 422
+        else:
+            db.session.commit()
+    elif form.is_submitted():
+        status = 422
+    return (
+        render_template(
+            "backoffice/import.html", shop=shop, form=form, report=report, errors=errors, list_max=IMPORT_LIST_MAX
+        ),
+        status,
+    )

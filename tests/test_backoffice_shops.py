@@ -1,0 +1,187 @@
+"""Shops: the list, the settings (Download order enabled and friends), and the orders import page."""
+
+import io
+import re
+
+from portal.extensions import db
+from portal.models import Order, Shop
+from tests.backoffice_pages import page
+from tests.conftest import links_in
+from tests.pages import csrf_token, field_error, flashes, path_of, text
+
+
+def settings_of(app, shop_id: int) -> dict:
+    with app.app_context():
+        shop = db.session.get(Shop, shop_id)
+        return {name: getattr(shop, name) for name in (
+            "event_name", "venue", "download_enabled", "personalisation_required", "phone_required",
+            "date_of_birth_required", "consumer_desk_whatsapp", "support_contact")}
+
+
+def save_settings(client, shop_id: int, **changes):
+    """Submit the settings form as it stands, with some fields changed (False unticks a box)."""
+    path = f"/backoffice/shops/{shop_id}"
+    html = page(client, path)
+    data = {"csrf_token": csrf_token(html)}
+    for name, value in re.findall(r'<input[^>]* name="(\w+)"[^>]* value="([^"]*)"', html):
+        if name != "csrf_token":
+            data[name] = value
+    for name in re.findall(r'<input checked[^>]* name="(\w+)"[^>]* type="checkbox"', html):
+        data[name] = "y"
+    data["support_contact"] = re.search(r"<textarea[^>]*>\s*(.*?)</textarea>", html, flags=re.S).group(1)
+    for name, value in changes.items():
+        if value is False:
+            data.pop(name, None)
+        else:
+            data[name] = "y" if value is True else value
+    return client.post(path, data=data)
+
+
+def test_shops_lists_the_organizers_shops_with_their_settings(login, make_shop):
+    shop_id = make_shop(event_name="Harbour Jazz Nights", download_enabled=False)
+    staff = login()
+    html = page(staff, "/backoffice/shops")
+    assert re.search(r'<nav class="bo-nav"[^>]*>.*>Orders</a>.*>Shops</a>', html, flags=re.S)
+    row = text(re.search(r"<tbody>(.*?)</tbody>", html, flags=re.S).group(1))
+    assert "Harbour Jazz Nights" in row and "Pier 5, Rotterdam" in row
+    assert f'href="/backoffice/shops/{shop_id}/import"' in html
+
+
+def test_settings_page_has_the_toggles_labelled_as_the_help_pages_say(login, make_shop):
+    shop_id = make_shop()
+    html = page(login(), f"/backoffice/shops/{shop_id}")
+    for field, label in (("download_enabled", "Download order enabled"), ("personalisation_required", "Personalisation required"),
+                         ("phone_required", "Phone required"), ("date_of_birth_required", "Date of birth required")):
+        assert re.search(rf'<input[^>]*id="{field}"[^>]*type="checkbox"', html), field
+        assert f'<label for="{field}">{label}</label>' in html
+    assert '<label for="consumer_desk_whatsapp">Consumer desk WhatsApp number</label>' in html
+    assert '<label for="support_contact">Support contact for refunds</label>' in html
+
+
+def test_download_toggle_takes_effect_on_the_portal_at_once_both_ways(app, client, login, smtp, deliver, make_shop, make_order):
+    shop_id = make_shop()
+    make_order(tickets=2, shop_id=shop_id, booker_email="sam@example.com")
+    deliver()
+    overview = path_of(links_in(smtp.take_one("sam@example.com"))[0])
+    claim_page = client.get(f"{overview}/tickets/1/claim").get_data(as_text=True)
+    client.post(f"{overview}/tickets/1/claim", data={
+        "csrf_token": csrf_token(claim_page), "first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com"})
+    deliver()
+    smtp.take_one("ada@example.com")
+
+    def portal_offers_download() -> bool:
+        html = client.get(overview).get_data(as_text=True)
+        return ">Download</button>" in html or ">Download all</button>" in html
+
+    token = csrf_token(client.get(f"{overview}/tickets/2/claim").get_data(as_text=True))
+
+    def download_status() -> int:
+        return client.post(f"{overview}/tickets/1/download", data={"csrf_token": token}).status_code
+
+    assert portal_offers_download() and download_status() == 200
+    staff = login()
+    response = save_settings(staff, shop_id, download_enabled=False)
+    assert response.status_code == 303
+    assert flashes(page(staff, f"/backoffice/shops/{shop_id}")) == [
+        "The settings have been saved. The portal uses them from now on."]
+    assert settings_of(app, shop_id)["download_enabled"] is False
+    assert not portal_offers_download()
+    assert download_status() == 403
+
+    save_settings(staff, shop_id, download_enabled=True)
+    assert settings_of(app, shop_id)["download_enabled"] is True
+    assert portal_offers_download() and download_status() == 200
+
+
+def test_saving_settings_stores_every_field_and_the_whatsapp_number_as_e164(app, client, login, smtp, deliver, make_shop, make_order):
+    shop_id = make_shop()
+    staff = login()
+    response = save_settings(
+        staff, shop_id, event_name="Harbour Jazz Nights 2027", venue="Pier 6, Rotterdam", personalisation_required=False,
+        phone_required=True, date_of_birth_required=True, consumer_desk_whatsapp="020 555 0199",
+        support_contact="Acme support: help@acme.example")
+    assert response.status_code == 303
+    assert settings_of(app, shop_id) == {
+        "event_name": "Harbour Jazz Nights 2027", "venue": "Pier 6, Rotterdam", "download_enabled": True,
+        "personalisation_required": False, "phone_required": True, "date_of_birth_required": True,
+        "consumer_desk_whatsapp": "+31205550199", "support_contact": "Acme support: help@acme.example"}
+    # The portal follows: no personal data needed, so no Claim or Share.
+    make_order(tickets=1, shop_id=shop_id, booker_email="sam@example.com")
+    deliver()
+    html = client.get(path_of(links_in(smtp.take_one("sam@example.com"))[0])).get_data(as_text=True)
+    assert "Harbour Jazz Nights 2027" in html and ">Claim<" not in html and ">Share<" not in html
+
+
+def test_settings_are_validated(app, login, make_shop):
+    shop_id = make_shop()
+    before = settings_of(app, shop_id)
+    staff = login()
+    response = save_settings(staff, shop_id, consumer_desk_whatsapp="call us", event_name="")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert field_error(html, "consumer_desk_whatsapp") == "Enter a valid phone number, like +31 6 12345678."
+    assert field_error(html, "event_name") == "This field is required."
+    assert settings_of(app, shop_id) == before
+    save_settings(staff, shop_id, consumer_desk_whatsapp="")
+    assert settings_of(app, shop_id)["consumer_desk_whatsapp"] is None  # no "Contact consumer desk" link
+
+
+def upload(client, shop_id: int, content: str, filename: str = "orders.csv"):
+    path = f"/backoffice/shops/{shop_id}/import"
+    html = page(client, path)
+    return client.post(path, data={"csrf_token": csrf_token(html), "file": (io.BytesIO(content.encode("utf-8")), filename)},
+                       content_type="multipart/form-data")
+
+
+CSV_HEADER = "order_number,first_name,last_name,email,mobile,ticket_type,quantity,unit_price\n"
+
+
+def test_import_page_is_linked_and_shows_created_and_skipped(app, login, smtp, deliver, make_shop, make_order):
+    shop_id = make_shop()
+    make_order(tickets=1, shop_id=shop_id, number="NX-2026-000001", booker_email="sam@example.com")
+    staff = login()
+    assert f'href="/backoffice/shops/{shop_id}/import"' in page(staff, f"/backoffice/shops/{shop_id}")
+    assert f'href="/backoffice/shops/{shop_id}/import"' in page(staff, "/backoffice/orders")
+    form = page(staff, f"/backoffice/shops/{shop_id}/import")
+    assert 'enctype="multipart/form-data"' in form and 'type="file"' in form
+
+    response = upload(staff, shop_id, CSV_HEADER
+                      + "NX-2026-000001,Sam,de Vries,sam@example.com,0612345678,Day ticket,1,45.00\n"
+                      + "NX-2026-000002,Kim,Jansen,kim@example.org,0612345679,Day ticket,2,45.00\n")
+    assert response.status_code == 200
+    result = text(response.get_data(as_text=True))
+    assert "1 new order imported." in result
+    assert "1 order skipped: it already exists. NX-2026-000001" in result
+    with app.app_context():
+        imported = db.session.query(Order).filter_by(number="NX-2026-000002").one()
+        assert len(imported.tickets) == 2 and imported.shop_id == shop_id
+    deliver()
+    smtp.take_one("sam@example.com")
+    smtp.take_one("kim@example.org")
+
+
+def test_import_page_shows_errors_by_line_and_imports_nothing(app, login, make_shop):
+    shop_id = make_shop()
+    staff = login()
+    response = upload(staff, shop_id, CSV_HEADER
+                      + "NX-2026-000010,Ada,Lovelace,ada@example.com,0612345678,Day ticket,1,45.00\n"
+                      + "NX-2026-000011,Bob,Builder,not-an-email,0612345678,Day ticket,1,45.00\n")
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    errors = text(re.search(r'<div class="flash flash-error[^"]*"[^>]*id="import-errors">(.*?)</div>', html, flags=re.S).group(1))
+    assert "Nothing was imported" in errors and "Line 3:" in errors and "Line 2:" not in errors
+    with app.app_context():
+        assert db.session.query(Order).count() == 0
+
+
+def test_import_page_refuses_a_file_that_is_not_utf8(app, login, make_shop):
+    shop_id = make_shop()
+    staff = login()
+    path = f"/backoffice/shops/{shop_id}/import"
+    content = (CSV_HEADER + "NX-1,Zoë,X,z@example.com,0612345678,Day,1,1\n").encode("latin-1")
+    response = staff.post(path, data={"csrf_token": csrf_token(page(staff, path)), "file": (io.BytesIO(content), "o.csv")},
+                          content_type="multipart/form-data")
+    assert response.status_code == 422
+    assert "not UTF-8" in text(response.get_data(as_text=True))
+    with app.app_context():
+        assert db.session.query(Order).count() == 0
