@@ -1,4 +1,4 @@
-"""Command-line interface: `flask --app wsgi demo|outbox …` (db comes from Flask-Migrate)."""
+"""Command-line interface: `flask --app wsgi demo|outbox|orders|organizer …` (db comes from Flask-Migrate)."""
 
 from __future__ import annotations
 
@@ -7,17 +7,22 @@ import secrets
 import signal
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import click
+from email_validator import EmailNotValidError, validate_email
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
 from portal import links
+from portal.errors import BackofficeUserExists
 from portal.extensions import db
 from portal.models import BackofficeUser, Order, Organizer, Shop
 from portal.services import outbox
+from portal.services.imports import ImportFailed, import_orders
+from portal.services.organizers import create_backoffice_user
 from portal.services.orders import Booker, OrderLine, create_order
 
 DEMO_ORGANIZER = "Demo Events"
@@ -27,6 +32,8 @@ DEMO_ORGANIZER_EMAIL = "organizer@demo.example"
 def register_commands(app: Flask) -> None:
     app.cli.add_command(demo_command)
     app.cli.add_command(outbox_group)
+    app.cli.add_command(orders_group)
+    app.cli.add_command(organizer_group)
 
 
 def _demo_organizer() -> tuple[Organizer, str]:
@@ -146,3 +153,69 @@ def outbox_worker(interval: float) -> None:
         if last_id is None or report.failed:
             time.sleep(interval)
     click.echo("outbox worker stopped", err=True)
+
+
+@click.group("organizer", cls=AppGroup)
+def organizer_group() -> None:
+    """Manage organizers and their backoffice users."""
+
+
+#: Backoffice passwords shorter than this are refused.
+MIN_PASSWORD_LENGTH = 10
+
+
+@organizer_group.command("create-user")
+@click.option("--organizer", "organizer_name", required=True, help="Organizer name; created if it does not exist.")
+@click.option("--email", required=True, help="The user's login email.")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True, help="Prompted for when left out.")
+def organizer_create_user(organizer_name: str, email: str, password: str) -> None:
+    """Create a backoffice user for an organizer."""
+    try:
+        validate_email(email, check_deliverability=False)
+    except EmailNotValidError as error:
+        raise click.ClickException(f"not a valid email address: {error}") from error
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise click.ClickException(f"the password must be at least {MIN_PASSWORD_LENGTH} characters long")
+    try:
+        user = create_backoffice_user(organizer_name=organizer_name.strip(), email=email, password=password)
+    except BackofficeUserExists as error:
+        raise click.ClickException(f"{error} ({email.strip().lower()})") from error
+    db.session.commit()
+    click.echo(f"Created backoffice user {user.email} for organizer {user.organizer.name}.")
+
+
+@click.group("orders", cls=AppGroup)
+def orders_group() -> None:
+    """Import orders."""
+
+
+@orders_group.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--shop", "shop_id", type=int, required=True, help="Id of the shop the orders belong to.")
+def orders_import(file: Path, shop_id: int) -> None:
+    """Import orders from a CSV file: all or nothing; existing order numbers are skipped.
+
+    Columns: order_number, first_name, last_name, email, mobile, ticket_type,
+    quantity, unit_price (separated by , or ;). Each new order's booker is sent
+    the personalisation email.
+    """
+    shop = db.session.get(Shop, shop_id)
+    if shop is None:
+        raise click.ClickException(f"no shop with id {shop_id}")
+    try:
+        stream = file.open(encoding="utf-8-sig", newline="")
+    except OSError as error:
+        raise click.ClickException(f"cannot read {file}: {error.strerror or error}") from error
+    try:
+        with stream:
+            report = import_orders(shop, stream)
+    except ImportFailed as failure:
+        db.session.rollback()
+        for line, message in failure.errors:
+            click.echo(f"line {line}: {message}", err=True)
+        click.echo(str(failure), err=True)
+        raise SystemExit(1) from None
+    db.session.commit()
+    click.echo(f"created: {len(report.created)}, skipped: {len(report.skipped)}")
+    for number in report.skipped:
+        click.echo(f"  skipped (exists already): {number}")
