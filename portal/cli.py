@@ -34,6 +34,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(outbox_group)
     app.cli.add_command(orders_group)
     app.cli.add_command(organizer_group)
+    app.cli.add_command(privacy_group)
 
 
 def _demo_organizer() -> tuple[Organizer, str]:
@@ -219,3 +220,30 @@ def orders_import(file: Path, shop_id: int) -> None:
     click.echo(f"created: {len(report.created)}, skipped: {len(report.skipped)}")
     for number in report.skipped:
         click.echo(f"  skipped (exists already): {number}")
+
+
+@click.group("privacy", cls=AppGroup)
+def privacy_group() -> None:
+    """Forget personal data that is no longer needed."""
+
+
+@privacy_group.command("purge")
+@click.option(
+    "--ended-before",
+    required=True,
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Anonymise orders of events that ended before this date (YYYY-MM-DD, UTC).",
+)
+def privacy_purge(ended_before: datetime) -> None:
+    """Anonymise bookers' and holders' personal data of orders whose event ended before the date.
+
+    Counts, ticket types, prices, statuses and the timeline's events are kept.
+    """
+    from portal.services.privacy import purge_personal_data
+
+    cutoff = ended_before.replace(tzinfo=UTC)
+    if cutoff > datetime.now(UTC):
+        raise click.ClickException("the date must not be in the future: those events have not ended")
+    purged = purge_personal_data(ended_before=cutoff)
+    db.session.commit()
+    click.echo(f"Personal data purged from {purged} order(s) of events that ended before {cutoff:%Y-%m-%d}.")

@@ -25,7 +25,8 @@ class Config:
 
     #: None means SQLite in the instance folder (filled in by the factory).
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL")
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    #: hide_parameters: a failed statement's log line and traceback never show the values (personal data).
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
 
     MAIL_SERVER = os.environ.get("MAIL_SERVER")
     MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))
@@ -39,6 +40,9 @@ class Config:
     MAIL_KEEP_FOLDER = os.environ.get("MAIL_KEEP_FOLDER")
     #: Seconds to wait on the SMTP server before giving up on a message (it is retried later).
     MAIL_TIMEOUT = int(os.environ.get("MAIL_TIMEOUT", "10"))
+    #: Seconds a sender holds the messages it claimed; if it dies, they are sent again after this.
+    #: Keep it longer than a batch takes to send.
+    OUTBOX_CLAIM_LEASE_SECONDS = int(os.environ.get("OUTBOX_CLAIM_LEASE_SECONDS", "300"))
 
     #: Absolute base of every link in an email, e.g. https://tickets.example.com
     PORTAL_BASE_URL = os.environ.get("PORTAL_BASE_URL", "http://127.0.0.1:5000")
@@ -50,12 +54,37 @@ class Config:
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_HTTPONLY = True
 
+    #: Served over HTTPS (usually behind a proxy that ends TLS): redirect http to https,
+    #: send HSTS and mark the session cookie Secure.
+    FORCE_HTTPS = _env_bool("FORCE_HTTPS", False)
+    SESSION_COOKIE_SECURE = FORCE_HTTPS
+    PREFERRED_URL_SCHEME = os.environ.get("PREFERRED_URL_SCHEME", "https" if FORCE_HTTPS else "http")
+    #: How many reverse proxies in front of the app set X-Forwarded-For/-Proto/-Host (0: none,
+    #: the headers are ignored). Only then is the client's address (rate limits) taken from them.
+    TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))
+    #: Pages may load scripts, styles and images from this site only; no inline code.
+    #: form-action allows wa.me: browsers apply it to the redirect after the WhatsApp share form.
+    CONTENT_SECURITY_POLICY = (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "form-action 'self' https://wa.me; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+    )
+
     BABEL_DEFAULT_LOCALE = "en"
     LANGUAGES = ("en", "nl")
 
-    #: Where login attempts are counted: memory:// for one process, redis://… for several servers.
+    #: Where requests are counted: memory:// for one process, redis://… for several servers
+    #: (with memory://, each gunicorn worker counts on its own).
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    #: RATELIMIT_ENABLED=false switches every limit off: for load benchmarks only.
     RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
+    #: 429 answers say when to try again (Retry-After).
+    RATELIMIT_HEADERS_ENABLED = True
+    #: Requests to pages reached by a link (/o/…, /t/…) per IP address: generous for a person.
+    TOKEN_PAGE_LIMIT = os.environ.get("TOKEN_PAGE_LIMIT", "120/minute")
+    #: "Send me a new link" submissions per IP address.
+    LOST_LINK_LIMIT = os.environ.get("LOST_LINK_LIMIT", "5/minute;20/hour")
+    #: Share-by-email submissions, per order and separately per IP: no mail bombing a stranger.
+    SHARE_EMAIL_LIMIT = os.environ.get("SHARE_EMAIL_LIMIT", "10/hour")
     #: Backoffice login attempts allowed per IP address, and separately per email address.
     BACKOFFICE_LOGIN_LIMIT = os.environ.get("BACKOFFICE_LOGIN_LIMIT", "10/minute")
     #: A backoffice session ends this many hours after login, whatever the browser does.

@@ -30,5 +30,5 @@ mail = Mail()
 csrf = CSRFProtect()
 babel = Babel()
 # The storage comes from RATELIMIT_STORAGE_URI (a storage_uri given here would override the config).
-# Behind a reverse proxy, wrap the app in ProxyFix so the remote address is the client's.
+# Behind reverse proxies, TRUSTED_PROXIES makes the factory apply ProxyFix: the remote address is the client's.
 limiter = Limiter(key_func=get_remote_address)

@@ -40,6 +40,12 @@ def plain_text(form, field) -> None:
         raise ValidationError(_l("Use letters, spaces and punctuation only."))
 
 
+def multiline_text(form, field) -> None:
+    """Like plain_text, but line breaks and tabs are allowed (addresses, contact notes)."""
+    if any(unicodedata.category(char) in {"Cc", "Cf", "Co", "Cs"} and char not in "\r\n\t" for char in field.data or ""):
+        raise ValidationError(_l("Use letters, spaces and punctuation only."))
+
+
 def _strip(value: str | None) -> str | None:
     return value.strip() if isinstance(value, str) else value
 

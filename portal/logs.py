@@ -27,14 +27,25 @@ class RedactTokens(logging.Filter):
         return True
 
 
-def install_redaction() -> None:
-    werkzeug_log = logging.getLogger("werkzeug")
-    if not any(isinstance(f, RedactTokens) for f in werkzeug_log.filters):
-        werkzeug_log.addFilter(RedactTokens())
+def _add_filter(logger: logging.Logger) -> None:
+    if not any(isinstance(f, RedactTokens) for f in logger.filters):
+        logger.addFilter(RedactTokens())
+
+
+def install_redaction(app: Any = None) -> None:
+    """Redact the dev server's request log and, given the app, its own log (e.g. "Exception on /o/…")."""
+    _add_filter(logging.getLogger("werkzeug"))
+    if app is not None:
+        _add_filter(app.logger)
 
 
 class RedactingGunicornLogger(GunicornLogger):
-    """gunicorn's access log with tokens removed from the request line, path and referrer."""
+    """gunicorn's logs with tokens removed: the access log's request line, path and referrer,
+    and the error log (at debug level gunicorn writes every request's path there)."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        _add_filter(self.error_log)
 
     def atoms(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> dict[str, Any]:
         atoms = super().atoms(resp, req, environ, request_time)

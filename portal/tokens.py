@@ -17,6 +17,8 @@ from portal.models.shops import Shop
 
 OVERVIEW = "overview"
 SHARE = "share"
+#: The largest id or version a database integer column holds.
+_MAX_INT = 2**31 - 1
 
 
 def _serializer(purpose: str) -> URLSafeSerializer:
@@ -38,7 +40,8 @@ def read_token(purpose: str, token: str) -> tuple[int, int]:
     if (
         not isinstance(payload, list)
         or len(payload) != 2
-        or not all(type(value) is int for value in payload)
+        # Ids and versions fit a database integer: anything else cannot be ours (and would not fit a query).
+        or not all(type(value) is int and 0 <= value <= _MAX_INT for value in payload)
     ):
         raise LinkInvalid()
     return payload[0], payload[1]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, flash, redirect, render_template, request, url_for
+from itertools import chain
+
+from flask import Flask, abort, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale, gettext
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -24,7 +26,9 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(500, _server_error)
-    app.after_request(_security_headers)
+    app.before_request(_refuse_nul_characters)
+    # Security headers (CSP, Referrer-Policy, X-Content-Type-Options, frames, HSTS) come from
+    # Flask-Talisman, set up in the factory; Cache-Control: no-store from the blueprints.
 
 
 def _portal_error(error: PortalError) -> tuple[str, int]:
@@ -49,18 +53,18 @@ def _csrf_error(error: CSRFError):
     return render_template("errors/http.html", code=400, error=error), 400
 
 
+def _refuse_nul_characters() -> None:
+    """A NUL in the address is never real input, and PostgreSQL refuses it in text: 400, not 500.
+
+    (Form fields refuse control characters with a message next to the field.)
+    """
+    if any("\x00" in value for value in (request.path, *chain(*request.args.listvalues()))):
+        abort(400)
+
+
 def _http_error(error: HTTPException) -> tuple[str, int]:
     return render_template("errors/http.html", code=error.code, error=error), error.code or 500
 
 
 def _server_error(error: Exception) -> tuple[str, int]:
     return render_template("errors/http.html", code=500, error=None), 500
-
-
-def _security_headers(response: Response) -> Response:
-    # Token URLs must never travel to another site in a Referer header. "same-origin"
-    # (not "no-referrer") keeps Flask-WTF's HTTPS Referer check working.
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    return response

@@ -213,3 +213,50 @@ def test_no_link_is_sent_for_a_cancelled_order(app, client, deliver, links):
     assert "Check your email" in ask_for_a_new_link(client, number, "booker@example.com")
 
     assert deliver().sent == 0
+
+
+def test_a_recipient_never_sees_the_bookers_or_other_holders_data(app, client, smtp, deliver, make_order):
+    """Every page and every email the person with a share link can reach: only their own ticket."""
+    from tests.pages import pdf_text
+
+    make_order(tickets=3)
+    deliver()
+    overview = path_of(links_in(smtp.take_one("booker@example.com"))[0])
+    submit_form(client, f"{overview}/tickets/1/claim", first_name="Claire", last_name="Claimer",
+                email="claire@example.org", phone="+31 6 11112222")
+    other = share_via_whatsapp(client, overview, 3)
+    submit_form(client, other, first_name="Otto", last_name="Otherholder", email="otto@example.org")
+    share_page = f"{overview}/tickets/2/share"
+    submit_form(client, share_page, action=f"{share_page}/email", email="friend@example.org")
+    deliver()
+    smtp.take_one("claire@example.org"), smtp.take_one("otto@example.org")
+    share_mail = smtp.take_one("friend@example.org")
+    link = path_of(next(url for url in links_in(share_mail) if "/t/" in url))
+
+    recipient = app.test_client()  # the recipient's own phone: no cookies of the booker
+    seen = [share_mail.get_body(preferencelist=("plain",)).get_content(),
+            share_mail.get_body(preferencelist=("html",)).get_content()]
+    form = recipient.get(link).get_data(as_text=True)
+    seen.append(form)
+    refused = recipient.post(link, data={"csrf_token": csrf_token(form), "first_name": "", "last_name": "x",
+                                         "email": "not an address"})
+    seen.append(refused.get_data(as_text=True))
+    done = recipient.post(link, data={"csrf_token": csrf_token(form), "first_name": "Ria", "last_name": "Recipient",
+                                      "email": "friend@example.org"}, follow_redirects=True)
+    seen.append(done.get_data(as_text=True))
+    again = recipient.post(link, data={"csrf_token": csrf_token(form), "first_name": "Eve", "last_name": "Again",
+                                       "email": "eve@example.org"})
+    assert again.status_code == 409
+    seen.append(again.get_data(as_text=True))
+    pdf = recipient.post(f"{link}/download", data={"csrf_token": csrf_token(done.get_data(as_text=True))})
+    assert pdf.mimetype == "application/pdf"
+    seen.extend(pdf_text(pdf.data))
+    deliver()
+    ready = smtp.take_one("friend@example.org")
+    seen += [ready.get_body(preferencelist=(kind,)).get_content() for kind in ("plain", "html")]
+
+    others = ("Sam", "de Vries", "booker@example.com", "+31612345678", "612345678", "Claire", "Claimer",
+              "claire@example.org", "11112222", "Otto", "Otherholder", "otto@example.org")
+    leaks = {value: n for n, page in enumerate(seen) for value in others if value in page}
+    assert not leaks
+    assert "Ria Recipient" in seen[-3]  # the PDF is theirs

@@ -9,7 +9,16 @@ from wtforms import BooleanField, EmailField, PasswordField, StringField, TextAr
 from wtforms.validators import DataRequired, Length
 
 from portal.consumer.forms import HolderForm
-from portal.forms import EMAIL_MAX, email_field, name_field, normalise_email, parse_phone, phone_field, plain_text
+from portal.forms import (
+    EMAIL_MAX,
+    email_field,
+    multiline_text,
+    name_field,
+    normalise_email,
+    parse_phone,
+    phone_field,
+    plain_text,
+)
 from portal.models import Order, Shop
 from portal.services.orders import Booker
 from portal.services.shops import ShopSettings
@@ -22,7 +31,7 @@ def _strip(value: str | None) -> str | None:
 class LoginForm(FlaskForm):
     email = EmailField(
         _l("Email"),
-        validators=[DataRequired(_l("This field is required.")), Length(max=EMAIL_MAX)],
+        validators=[DataRequired(_l("This field is required.")), Length(max=EMAIL_MAX), plain_text],
         render_kw={"autocomplete": "username", "maxlength": EMAIL_MAX},
     )
     password = PasswordField(
@@ -93,7 +102,9 @@ class ShopSettingsForm(FlaskForm):
     date_of_birth_required = BooleanField(_l("Date of birth required"))
     consumer_desk_whatsapp = phone_field(_l("Consumer desk WhatsApp number"))
     support_contact = TextAreaField(
-        _l("Support contact for refunds"), validators=[Length(max=1000)], render_kw={"rows": 3, "maxlength": 1000}
+        _l("Support contact for refunds"),
+        validators=[Length(max=1000), multiline_text],
+        render_kw={"rows": 3, "maxlength": 1000},
     )
 
     def __init__(self, shop: Shop, *args, **kwargs) -> None:

@@ -7,7 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, StringField
 from wtforms.validators import DataRequired, Length, ValidationError
 
-from portal.forms import email_field, name_field, normalise_email, parse_phone, phone_field
+from portal.forms import email_field, name_field, normalise_email, parse_phone, phone_field, plain_text
 from portal.models import Shop
 from portal.services.personalisation import HolderDetails
 
@@ -60,7 +60,7 @@ class LostLinkForm(FlaskForm):
 
     order_number = StringField(
         _l("Order number"),
-        validators=[DataRequired(_l("This field is required.")), Length(max=40)],
+        validators=[DataRequired(_l("This field is required.")), Length(max=40), plain_text],
         render_kw={"autocomplete": "off", "maxlength": 40},
     )
     email = email_field()

@@ -25,6 +25,8 @@ PERSONALISATION_REOPENED = "personalisation_reopened"
 ORDER_CANCELLED = "order_cancelled"
 TICKET_EDITED = "ticket_edited"
 CONTACT_EDITED = "contact_edited"
+#: `flask privacy purge`: the order's personal data was anonymised (the timeline itself holds none).
+PERSONAL_DATA_PURGED = "personal_data_purged"
 
 # Who did it (OrderEvent.actor).
 BOOKER = "booker"

@@ -240,12 +240,20 @@ def reopen_personalisation(order: Order, *, actor_label: str) -> None:
     _check_action(order, OPEN_PERSONALISATION)
     _update_completed_order(order, personalisation_version=Order.personalisation_version + 1)
     for ticket in order.tickets:
-        ticket.status = TicketStatus.OPEN
-        ticket.barcode = new_barcode()  # a PDF of the previous holder stops being valid
-        ticket.share_version = Ticket.share_version + 1
-        for name in _PERSONALISATION_COLUMNS:
-            setattr(ticket, name, None)
-    db.session.flush()
+        # Every column written, whatever was loaded: a recipient's details committed since the
+        # tickets were read must be wiped too (the ORM would only write the values it saw change).
+        db.session.execute(
+            update(Ticket)
+            .where(Ticket.id == ticket.id)
+            .values(
+                status=TicketStatus.OPEN,
+                barcode=new_barcode(),  # a PDF of the previous holder stops being valid
+                share_version=Ticket.share_version + 1,
+                **dict.fromkeys(_PERSONALISATION_COLUMNS),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        db.session.refresh(ticket)
     history.record(
         order,
         history.PERSONALISATION_REOPENED,
