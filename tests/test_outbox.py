@@ -170,3 +170,21 @@ class TestWithoutMailServer:
         assert message["To"] == "booker@example.com"
         assert "Harbour Jazz Nights" in message["Subject"]
         assert [m.status for m in messages(app)] == [MessageStatus.SENT]
+
+
+def test_a_message_arrives_exactly_as_written_whatever_its_text(app, smtp, deliver):
+    """Non-ASCII subject and body, lines longer than SMTP allows, a line starting with a dot."""
+    subject = "Jouw tickets voor Zoë’s feest — " + "lang " * 30
+    text = "Hallo Łukasz,\n.een regel met een punt vooraan\nFrom here\n" + "x = y " * 300 + "\nTot ziens "
+    html = "<p>Zoë &amp; Łukasz</p>\n" + '<a href="https://portal.test/o/abc?d=1">link</a> ' * 60
+    with app.app_context():
+        db.session.add(
+            OutgoingMessage(kind="share", recipient="friend@example.org", subject=subject, body_text=text, body_html=html)
+        )
+        db.session.commit()
+    assert deliver().sent == 1
+    message = smtp.take_one("friend@example.org")
+    assert message["Subject"] == subject
+    assert message["Message-ID"].startswith("<outbox-")
+    assert message.get_body(preferencelist=("plain",)).get_content().replace("\r\n", "\n") == text
+    assert message.get_body(preferencelist=("html",)).get_content().replace("\r\n", "\n") == html

@@ -1,18 +1,24 @@
 """Several outbox senders at once deliver every message exactly once; a worker stops cleanly."""
 
+import asyncio
 import os
+import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
+from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.models import MessageStatus, OutgoingMessage
 from portal.services.outbox import queue_email
+from tests.conftest import Mailbox, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -86,3 +92,99 @@ def test_worker_delivers_as_messages_arrive_and_stops_on_sigterm(app, smtp, make
         _, errors = worker.communicate(timeout=30)
     assert worker.returncode == 0
     assert "outbox worker stopped" in errors
+
+
+def start_workers(app, smtp, count: int) -> list[subprocess.Popen]:
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "wsgi", "outbox", "worker", "--interval", "0.1"],
+            cwd=ROOT, env=cli_env(app, smtp), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        for _ in range(count)
+    ]
+    for worker in workers:
+        assert "outbox worker started" in worker.stderr.readline()
+    return workers
+
+
+def stop_workers(workers: list[subprocess.Popen]) -> list[str]:
+    for worker in workers:
+        worker.send_signal(signal.SIGTERM)
+    outputs = [worker.communicate(timeout=30) for worker in workers]
+    assert [worker.returncode for worker in workers] == [0] * len(workers), outputs
+    return [out for out, _ in outputs]
+
+
+def statuses(app) -> dict[str, int]:
+    with app.app_context():
+        counts = db.session.execute(select(OutgoingMessage.status, func.count()).group_by(OutgoingMessage.status)).all()
+        db.session.remove()
+    return dict(counts)
+
+
+def test_four_workers_at_once_deliver_each_message_exactly_once(app, smtp, make_order):
+    workers = start_workers(app, smtp, 4)
+    try:
+        queue_messages(app, make_order, 200)
+        deadline = time.monotonic() + 60
+        while statuses(app).get(MessageStatus.SENT, 0) < 201 and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        outputs = stop_workers(workers)
+
+    received = Counter(message["Message-ID"] for message in smtp.messages)
+    assert len(received) == 201 and set(received.values()) == {1}
+    smtp.read.update(range(len(smtp.messages)))
+    assert statuses(app) == {MessageStatus.SENT: 201}
+    assert sum(int(n) for out in outputs for n in re.findall(r"sent: (\d+)", out)) == 201
+
+
+class SlowMailbox(Mailbox):
+    """Takes its time to accept each message, and says when one has started arriving."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__()
+        self.delay = delay
+        self.receiving = threading.Event()
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        self.receiving.set()
+        await asyncio.sleep(self.delay)
+        return await super().handle_DATA(server, session, envelope)
+
+
+@pytest.fixture
+def slow_smtp():
+    mailbox = SlowMailbox(delay=1.5)
+    mailbox.port = free_port()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=mailbox.port)
+    controller.start()
+    yield mailbox
+    controller.stop()
+
+
+def test_sigterm_during_a_send_finishes_that_message_and_hands_back_the_rest(app, smtp, slow_smtp, make_order):
+    queue_messages(app, make_order, 3)
+    [worker] = start_workers(app, slow_smtp, 1)
+    try:
+        assert slow_smtp.receiving.wait(timeout=30), "the worker never started sending"
+        worker.send_signal(signal.SIGTERM)  # while the server is still taking the first message
+        _, errors = worker.communicate(timeout=30)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    assert worker.returncode == 0 and "outbox worker stopped" in errors
+
+    # The message in hand went out once and is marked sent; the others wait, unclaimed, for the next worker.
+    assert [m["To"] for m in slow_smtp.messages] == ["booker@example.com"]
+    assert statuses(app) == {MessageStatus.SENT: 1, MessageStatus.QUEUED: 3}
+    slow_smtp.delay = 0
+    [worker] = start_workers(app, slow_smtp, 1)
+    try:
+        deadline = time.monotonic() + 30
+        while statuses(app).get(MessageStatus.SENT, 0) < 4 and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        stop_workers([worker])
+    received = Counter(message["Message-ID"] for message in slow_smtp.messages)
+    assert len(received) == 4 and set(received.values()) == {1}
