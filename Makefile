@@ -9,7 +9,7 @@ export PORTAL_BASE_URL ?= http://$(HOST):$(PORT)
 PY := $(VENV)/bin/python
 FLASK := $(VENV)/bin/flask --app wsgi
 
-.PHONY: run test install install-test demo clean
+.PHONY: run test install install-test demo clean translations screenshots lighthouse
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -23,8 +23,36 @@ $(VENV)/.installed-test: setup.cfg pyproject.toml $(VENV)/.installed
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@
 
-install: $(VENV)/.installed
-install-test: $(VENV)/.installed-test
+# Message catalogs: the .po files are kept in git, the .mo files are built from them.
+CATALOGS := $(wildcard translations/*/LC_MESSAGES/messages.po)
+COMPILED := $(CATALOGS:.po=.mo)
+BABEL_KEYWORDS := -k _l -k lazy_gettext
+
+translations/%/LC_MESSAGES/messages.mo: translations/%/LC_MESSAGES/messages.po | $(VENV)/.installed
+	$(VENV)/bin/pybabel compile -l $* -i $< -o $@
+
+# axe-core and Lighthouse for the browser tests and `make lighthouse` (versions pinned in package-lock.json).
+node_modules/.installed: package.json package-lock.json
+	@if command -v npm >/dev/null; then npm ci --no-audit --no-fund && touch $@; \
+	else echo "npm not found: the browser tests need it for axe-core (apt-get install npm)"; fi
+
+install: $(VENV)/.installed $(COMPILED)
+install-test: $(VENV)/.installed-test $(COMPILED) node_modules/.installed
+
+## Extract the messages from the code and templates and merge them into every catalog.
+translations: install
+	$(VENV)/bin/pybabel extract -F babel.cfg $(BABEL_KEYWORDS) --no-wrap -o translations/messages.pot .
+	$(VENV)/bin/pybabel update -i translations/messages.pot -d translations --no-wrap --ignore-obsolete
+	rm translations/messages.pot
+	@echo "Now translate the new (empty or fuzzy) messages, then: make install"
+
+## docs/screenshots/*.png from the real pages in Chromium (phone and desktop).
+screenshots: install-test
+	$(PY) scripts/screenshots.py
+
+## Lighthouse scores of the overview, recipient form and backoffice order page (gunicorn, Chromium).
+lighthouse: install-test
+	$(PY) bench/lighthouse.py
 
 ## Start the portal on SQLite with demo data; mail is kept in instance/mail (or sent via MAIL_SERVER).
 run: install

@@ -7,8 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from flask_talisman import Talisman
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal.config import Config
 from portal.extensions import babel, csrf, db, limiter, mail, migrate
@@ -28,6 +30,8 @@ def create_app(config: type[Config] = Config, overrides: dict[str, Any] | None =
     app.config.update(overrides or {})
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     _fill_in_defaults(app)
+    # The catalogs live in the repository's translations/, next to templates/ and static/.
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(ROOT / "translations"))
 
     from portal import models  # noqa: F401  (the tables must be known to migrations)
 
@@ -36,13 +40,16 @@ def create_app(config: type[Config] = Config, overrides: dict[str, Any] | None =
     mail.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
+    _secure_transport(app)
 
-    from portal import i18n, logs, web
+    from portal import assets, i18n, logs, web
 
-    logs.install_redaction()
+    logs.install_redaction(app)
 
     babel.init_app(app, locale_selector=i18n.select_locale)
+    i18n.init_app(app)
     web.init_app(app)
+    assets.init_app(app)
 
     from portal.consumer import bp as consumer_bp
 
@@ -55,6 +62,31 @@ def create_app(config: type[Config] = Config, overrides: dict[str, Any] | None =
 
     register_commands(app)
     return app
+
+
+def _secure_transport(app: Flask) -> None:
+    """Trust the configured proxies' X-Forwarded-* headers, and send the security headers."""
+    proxies = app.config["TRUSTED_PROXIES"]
+    if proxies > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies)
+    https = app.config["FORCE_HTTPS"]
+    if https:
+        app.config["SESSION_COOKIE_SECURE"] = True
+        app.config["PREFERRED_URL_SCHEME"] = "https"
+    # One Talisman per app: it keeps its settings on itself, not in app.config.
+    app.extensions["talisman"] = Talisman(
+        app,
+        force_https=https,
+        # HSTS is sent only on requests that came over HTTPS (directly or via a trusted proxy).
+        strict_transport_security=True,
+        session_cookie_secure=https,
+        session_cookie_samesite=app.config["SESSION_COOKIE_SAMESITE"],
+        content_security_policy=app.config["CONTENT_SECURITY_POLICY"],
+        frame_options="DENY",
+        # Token URLs never travel to another site; "same-origin" (not "no-referrer") keeps
+        # Flask-WTF's HTTPS Referer check working.
+        referrer_policy="same-origin",
+    )
 
 
 def _fill_in_defaults(app: Flask) -> None:

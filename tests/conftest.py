@@ -222,3 +222,89 @@ def login(app):
         return client
 
     return login
+
+
+# --- The app under gunicorn, as it runs in production -------------------------
+
+import subprocess  # noqa: E402
+
+
+class GunicornServer:
+    """A running `gunicorn -c gunicorn.conf.py wsgi:app`; its logs are files in the test's tmp_path."""
+
+    def __init__(self, process, url: str, logs: list) -> None:
+        self.process, self.url, self.logs = process, url, logs
+
+    def log_text(self) -> str:
+        """Everything the server wrote: access log, error log, stdout and stderr."""
+        return "\n".join(path.read_text(errors="replace") for path in self.logs if path.exists())
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(2)  # SIGINT: gunicorn's quick shutdown (its logs are written per line)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+@pytest.fixture
+def gunicorn(app, tmp_path):
+    """Factory: start the app under gunicorn on a free loopback port, on the test's database and key.
+
+    `start(workers=4, env={...}, args=[...])` returns a GunicornServer once every worker answers;
+    all are stopped before the test's database is dropped (PostgreSQL would wait on their connections).
+    """
+    import os
+    import sys
+    import time
+    from pathlib import Path
+
+    import requests
+
+    root = Path(__file__).resolve().parent.parent
+    servers: list[GunicornServer] = []
+
+    def start(workers: int = 4, env: dict[str, str] | None = None, args: list[str] = ()) -> GunicornServer:
+        port = free_port()
+        access_log, error_log, output = (tmp_path / f"gunicorn-{port}-{name}.log" for name in ("access", "error", "output"))
+        environment = {
+            key: value for key, value in os.environ.items()
+            if not key.startswith(("MAIL_", "RATELIMIT_", "SECRET_KEY", "GUNICORN_"))
+        }
+        environment.update(
+            DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"],
+            SECRET_KEY=app.config["SECRET_KEY"],
+            PORTAL_BASE_URL=app.config["PORTAL_BASE_URL"],
+            MAIL_KEEP_FOLDER=str(tmp_path / "gunicorn-mail"),
+            **(env or {}),
+        )
+        with output.open("w") as out:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}",
+                 "--workers", str(workers), "--access-logfile", str(access_log), "--error-logfile", str(error_log),
+                 "--capture-output", *args, "wsgi:app"],
+                cwd=root, env=environment, stdout=out, stderr=subprocess.STDOUT,
+            )
+        server = GunicornServer(process, f"http://127.0.0.1:{port}", [access_log, error_log, output])
+        servers.append(server)
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, "gunicorn exited:\n" + server.log_text()
+            assert time.monotonic() < deadline, "gunicorn did not start:\n" + server.log_text()
+            booted = server.log_text().count("Booting worker")
+            try:
+                if booted >= workers and requests.get(server.url + "/", timeout=5).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.1)
+        # Let every worker finish importing the app before a test races them.
+        for _ in range(workers * 2):
+            requests.get(server.url + "/", timeout=10)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()

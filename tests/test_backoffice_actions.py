@@ -52,8 +52,9 @@ def test_order_actions_menu_is_a_real_button_with_four_actions(login, make_order
     assert 'aria-controls="order-actions"' in button
     for label in ("Resend", "Open Personalisation", "Refund", "Cancel"):
         assert not is_disabled(menu_entry(html, label)), label
-    # The script that folds the menu away is a file of our own, deferred; no inline script or style.
-    assert re.search(r'<script src="/static/js/backoffice.js" defer></script>', html)
+    # The script that folds the menu away is a file of our own (fingerprinted, in the head so the
+    # menus are folded before the first paint); no inline script or style.
+    assert re.search(r'<script src="/static/js/backoffice.js\?v=[0-9a-f]{12}"></script>', html)
     assert not re.search(r"<script>|<script [^>]*>[^<]", html) and " style=" not in html and "<style" not in html
 
 

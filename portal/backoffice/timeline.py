@@ -36,7 +36,7 @@ EMAILS = {
     "holder_replaced": _l("notice to the previous holder"),
 }
 
-CHANNELS = {"whatsapp": _l("WhatsApp"), "email": _l("email")}
+CHANNELS = {"whatsapp": _l("WhatsApp"), "email": _l("email"), "link": _l("a link")}
 
 
 def actor(event: OrderEvent) -> str:

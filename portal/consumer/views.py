@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from flask import Response, abort, flash, g, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext
+from flask_limiter.util import get_remote_address
 
+from portal import tokens
 from portal.consumer import bp
 from portal.consumer.forms import ActionForm, HolderForm, LostLinkForm, ShareByEmailForm
-from portal.errors import TicketAlreadyPersonalised
-from portal.extensions import db
+from portal.errors import LinkError, PortalError, TicketAlreadyPersonalised
+from portal.extensions import db, limiter
 from portal.models import Order, Shop, Ticket
 from portal.services import downloads, history, personalisation
 
@@ -24,6 +26,35 @@ def _never_cache(response: Response) -> Response:
     # Pages reached by a token hold personal data: no browser or proxy may keep them.
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+# --- Rate limits: enough for a person, too few for a script guessing or mail bombing ---
+
+
+def _token_page_limit() -> str:
+    return current_app.config["TOKEN_PAGE_LIMIT"]
+
+
+def _lost_link_limit() -> str:
+    return current_app.config["LOST_LINK_LIMIT"]
+
+
+def _share_email_limit() -> str:
+    return current_app.config["SHARE_EMAIL_LIMIT"]
+
+
+def _order_of_link() -> str:
+    """Count share emails per order, whichever of its links (old or new) is used."""
+    token = (request.view_args or {}).get("token", "")
+    try:
+        order_id, _ = tokens.read_token(tokens.OVERVIEW, token)
+    except LinkError:
+        return "link:" + token
+    return f"order:{order_id}"
+
+
+#: Every page reached by a link shares one budget per IP address.
+token_pages = limiter.shared_limit(_token_page_limit, scope="token-pages")
 
 
 def _use_shop_language(shop: Shop) -> None:
@@ -85,6 +116,7 @@ def home() -> str:
 
 
 @bp.get("/o/<token>")
+@token_pages
 def overview(token: str) -> str:
     order = personalisation.order_for_overview(token)
     _use_shop_language(order.shop)
@@ -92,6 +124,7 @@ def overview(token: str) -> str:
 
 
 @bp.route("/o/<token>/tickets/<int:position>/claim", methods=["GET", "POST"])
+@token_pages
 def claim(token: str, position: int):
     order, ticket = _booker_ticket(token, position)
     if ticket.is_personalised:
@@ -115,6 +148,7 @@ def claim(token: str, position: int):
 
 
 @bp.get("/o/<token>/tickets/<int:position>/share")
+@token_pages
 def share(token: str, position: int) -> str:
     order, ticket = _booker_ticket(token, position)
     return _share_page(order, ticket, token, ShareByEmailForm())
@@ -134,6 +168,7 @@ def _share_page(order: Order, ticket: Ticket, token: str, email_form: ShareByEma
 
 
 @bp.post("/o/<token>/tickets/<int:position>/share/whatsapp")
+@token_pages
 def share_whatsapp(token: str, position: int):
     order, ticket = _booker_ticket(token, position)
     if not ActionForm().validate_on_submit():
@@ -148,7 +183,27 @@ def share_whatsapp(token: str, position: int):
     return redirect(whatsapp_url(text), code=303)
 
 
+@bp.post("/o/<token>/tickets/<int:position>/share/link")
+@token_pages
+def share_link(token: str, position: int):
+    """For the share page's script (share sheet, copy link): a fresh share link as JSON."""
+    order, ticket = _booker_ticket(token, position)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        share_url = personalisation.share_as_link(order, ticket)
+    except PortalError as error:
+        db.session.rollback()
+        return {"error": str(error)}, error.status_code
+    db.session.commit()
+    text = gettext("Here is your ticket for %(event)s. Fill in your details to get it:", event=order.shop.event_name)
+    return {"url": share_url, "title": order.shop.event_name, "text": text}
+
+
 @bp.post("/o/<token>/tickets/<int:position>/share/email")
+@token_pages
+@limiter.limit(_share_email_limit, key_func=_order_of_link)
+@limiter.limit(_share_email_limit, key_func=get_remote_address)
 def share_email(token: str, position: int):
     order, ticket = _booker_ticket(token, position)
     form = ShareByEmailForm()
@@ -161,6 +216,7 @@ def share_email(token: str, position: int):
 
 
 @bp.post("/o/<token>/tickets/<int:position>/download")
+@token_pages
 def download(token: str, position: int) -> Response:
     order, ticket = _booker_ticket(token, position)
     if not ActionForm().validate_on_submit():
@@ -173,6 +229,7 @@ def download(token: str, position: int) -> Response:
 
 
 @bp.post("/o/<token>/download")
+@token_pages
 def download_all(token: str) -> Response:
     order = personalisation.order_for_overview(token)
     _use_shop_language(order.shop)
@@ -186,6 +243,7 @@ def download_all(token: str) -> Response:
 
 
 @bp.route("/t/<token>", methods=["GET", "POST"])
+@token_pages
 def ticket(token: str):
     """The recipient's page: the form until the ticket is personalised, then the ticket."""
     ticket = personalisation.ticket_for_link(token)
@@ -207,6 +265,7 @@ def ticket(token: str):
 
 
 @bp.post("/t/<token>/download")
+@token_pages
 def ticket_download(token: str) -> Response:
     ticket = personalisation.ticket_for_link(token)
     _use_shop_language(ticket.order.shop)
@@ -220,6 +279,7 @@ def ticket_download(token: str) -> Response:
 
 
 @bp.route("/link", methods=["GET", "POST"])
+@limiter.limit(_lost_link_limit, methods=["POST"])
 def lost_link():
     """"Send me a new link": answers the same whether or not the order and address match."""
     form = LostLinkForm()

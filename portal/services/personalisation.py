@@ -36,6 +36,8 @@ from portal.services.outbox import Stencil, queue_email, render_email
 
 WHATSAPP = "whatsapp"
 EMAIL = "email"
+#: Shared from the phone's share sheet or copied: the booker sends the link however they like.
+LINK = "link"
 
 
 @dataclass(frozen=True)
@@ -181,6 +183,11 @@ def share_by_whatsapp(order: Order, ticket: Ticket) -> str:
     return _share(order, ticket, WHATSAPP, None)
 
 
+def share_as_link(order: Order, ticket: Ticket) -> str:
+    """Record a share by the bare link (share sheet, copy); returns the new share link."""
+    return _share(order, ticket, LINK, None)
+
+
 def share_by_email(order: Order, ticket: Ticket, recipient_email: str) -> str:
     """Record an email share and queue the email that carries the new link."""
     share_url = _share(order, ticket, EMAIL, recipient_email)
@@ -278,7 +285,7 @@ def overview_link_emails(
 
 def _unsaved_order(shop: Shop, row: Mapping[str, Any]) -> Order:
     """An Order object holding a row's values, to render an email with; never saved."""
-    order = Order(**{name: value for name, value in row.items() if name != "shop_id"})
+    order = Order(**row)
     set_committed_value(order, "shop", shop)  # not via shop.orders, which would save it
     return order
 

@@ -1,0 +1,185 @@
+"""English and Dutch: complete catalogs, the language switcher, and dates and prices per language."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from babel.messages.pofile import read_po
+
+from portal.extensions import db
+from portal.models import Order, Shop
+from tests.conftest import body, links_in
+from tests.pages import csrf_token, path_of, text
+
+ROOT = Path(__file__).resolve().parent.parent
+DUTCH = ROOT / "translations" / "nl" / "LC_MESSAGES" / "messages.po"
+
+
+def dutch_catalog():
+    with DUTCH.open("rb") as stream:
+        return read_po(stream, locale="nl")
+
+
+def test_every_message_is_translated_into_dutch():
+    catalog = dutch_catalog()
+    untranslated = [message.id for message in catalog if message.id and not message.string]
+    untranslated += [
+        message.id for message in catalog if message.id and isinstance(message.string, tuple) and not all(message.string)
+    ]
+    fuzzy = [message.id for message in catalog if message.id and message.fuzzy]
+    assert not untranslated, f"untranslated in Dutch: {untranslated}"
+    assert not fuzzy, f"fuzzy (to be checked) in Dutch: {fuzzy}"
+    assert not catalog.fuzzy, "the Dutch catalog's header is marked fuzzy"
+
+
+def test_dutch_translations_keep_their_placeholders():
+    problems = [(message.id, [str(error) for error in errors]) for message, errors in dutch_catalog().check()]
+    assert not problems
+
+
+def test_dutch_catalog_is_up_to_date_with_the_code_and_templates(tmp_path):
+    extracted = tmp_path / "messages.pot"
+    subprocess.run(
+        [sys.executable, "-m", "babel.messages.frontend", "-q", "extract", "-F", "babel.cfg",
+         "-k", "_l", "-k", "lazy_gettext", "-o", str(extracted), "."],
+        cwd=ROOT,
+        check=True,
+    )
+    with extracted.open("rb") as stream:
+        in_sources = {message.id for message in read_po(stream) if message.id}
+    in_catalog = {message.id for message in dutch_catalog() if message.id}
+    assert not in_sources - in_catalog, "new messages, run `make translations` and translate them"
+    assert not in_catalog - in_sources, "messages no longer used, run `make translations`"
+
+
+def test_compiled_catalog_is_current():
+    compiled = DUTCH.with_suffix(".mo")
+    assert compiled.exists() and compiled.stat().st_mtime >= DUTCH.stat().st_mtime, "run `make install`"
+
+
+# --- Choosing the language -----------------------------------------------------
+
+
+def overview_path(smtp, deliver, booker: str = "booker@example.com") -> str:
+    deliver()
+    return path_of(links_in(smtp.take_one(booker))[0])
+
+
+def test_page_follows_the_browsers_language(client, make_order, smtp, deliver):
+    make_order()
+    overview = overview_path(smtp, deliver)
+    dutch = client.get(overview, headers={"Accept-Language": "nl-NL,nl;q=0.9,en;q=0.5"}).get_data(as_text=True)
+    assert '<html lang="nl">' in dutch
+    assert "Claimen" in text(dutch) and "Delen" in text(dutch)
+    english = client.get(overview, headers={"Accept-Language": "en-GB"}).get_data(as_text=True)
+    assert "Claim" in text(english) and "Claimen" not in text(english)
+
+
+def test_without_a_browser_preference_the_shop_language_is_used(client, make_order, smtp, deliver):
+    make_order(default_language="nl")
+    overview = overview_path(smtp, deliver)
+    page = client.get(overview, headers={"Accept-Language": "fr"}).get_data(as_text=True)
+    assert '<html lang="nl">' in page and "Claimen" in text(page)
+
+
+def test_switcher_sets_the_language_and_goes_back_to_the_page(client, make_order, smtp, deliver):
+    order_id = make_order()
+    overview = overview_path(smtp, deliver)
+    page = client.get(overview, headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert 'href="/language/nl"' in page and 'aria-current="true">English' in page
+    with client.application.app_context():
+        history_before = len(db.session.get(Order, order_id).events)
+
+    response = client.get("/language/nl", headers={"Referer": f"http://localhost{overview}"})
+    assert response.status_code == 303
+    assert response.headers["Location"] == overview
+    assert "lang=nl" in response.headers["Set-Cookie"] and "HttpOnly" in response.headers["Set-Cookie"]
+
+    # The cookie wins over the browser's language.
+    page = client.get(overview, headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert '<html lang="nl">' in page and "Claimen" in text(page)
+    with client.application.app_context():
+        assert len(db.session.get(Order, order_id).events) == history_before, "the switcher changed data"
+
+
+def test_switcher_never_sends_to_another_site(client):
+    response = client.get("/language/nl", headers={"Referer": "https://evil.example/phish"})
+    assert response.headers["Location"] == "/"
+    assert client.get("/language/xx").status_code == 404
+
+
+def test_backoffice_has_the_switcher_too(login):
+    staff = login()
+    staff.set_cookie("lang", "nl")
+    page = staff.get("/backoffice/orders").get_data(as_text=True)
+    assert "Bestellingen" in text(page) and 'href="/language/en"' in page
+
+
+# --- Dates, prices, emails and PDFs ----------------------------------------------
+
+
+def test_dates_and_prices_follow_the_language_and_the_events_time_zone(client, make_order, smtp, deliver, app):
+    # 18:30 UTC on 12 June 2027 is 20:30 in Amsterdam (summer time).
+    make_order(event_starts_at=datetime(2027, 6, 12, 18, 30, tzinfo=UTC), timezone="Europe/Amsterdam")
+    overview = overview_path(smtp, deliver)
+    staff_page = text(client.get(overview, headers={"Accept-Language": "nl"}).get_data(as_text=True))
+    assert "zaterdag 12 juni 2027, 20:30" in staff_page
+    english = text(client.get(overview, headers={"Accept-Language": "en"}).get_data(as_text=True))
+    assert "Saturday 12 June 2027, 20:30" in english
+
+
+def test_backoffice_prices_in_dutch(login, make_order):
+    order_id = make_order()
+    staff = login()
+    staff.set_cookie("lang", "nl")
+    page = text(staff.get(f"/backoffice/orders/{order_id}").get_data(as_text=True))
+    assert "€ 45,00" in page.replace("\xa0", " ")
+
+
+def test_emails_go_out_in_the_shops_language_whatever_the_page(client, make_order, smtp, deliver):
+    make_order(default_language="nl")
+    deliver()
+    confirmation = smtp.take_one("booker@example.com")
+    assert confirmation["Subject"] == "Je tickets voor Harbour Jazz Nights"
+    assert "Bekijk je tickets" in body(confirmation)
+    overview = path_of(links_in(confirmation)[0])
+
+    # The booker reads the page in English; the recipient's email is still Dutch.
+    share_page = f"{overview}/tickets/1/share"
+    html = client.get(share_page, headers={"Accept-Language": "en"}).get_data(as_text=True)
+    client.post(f"{share_page}/email", data={"csrf_token": csrf_token(html), "email": "friend@example.org"})
+    deliver()
+    shared = smtp.take_one("friend@example.org")
+    assert shared["Subject"] == "Er is een ticket voor Harbour Jazz Nights met je gedeeld"
+
+
+@pytest.fixture
+def dutch_shop(make_shop):
+    return make_shop(default_language="nl")
+
+
+def test_ticket_pdf_in_the_shops_language(app, make_order, dutch_shop, smtp, deliver):
+    import pypdfium2
+
+    from portal.services import downloads
+    from portal.services.personalisation import HolderDetails, claim
+
+    order_id = make_order(shop_id=dutch_shop)
+    deliver()
+    smtp.take_one("booker@example.com")
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        order = db.session.get(Order, order_id)
+        ticket = order.ticket_at(1)
+        claim(order, ticket, HolderDetails("Noor", "Bakker", "noor@example.org"))
+        db.session.commit()
+        pdf = downloads.tickets_pdf([ticket])
+    deliver()
+    smtp.take_one("noor@example.org")
+    page_text = pypdfium2.PdfDocument(pdf)[0].get_textpage().get_text_range()
+    assert "Evenement" in page_text and "Toon deze QR-code" in page_text
+    with app.app_context():
+        assert db.session.get(Shop, dutch_shop).default_language == "nl"
