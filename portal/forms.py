@@ -18,7 +18,8 @@ EMAIL_MAX = 254
 def normalise_email(value: str) -> str:
     """Check the address's syntax (no DNS look-up: a form must never hang on a resolver)."""
     try:
-        return validate_email(value, check_deliverability=False).normalized
+        # SMTPUTF8 off: a non-ASCII local part cannot be delivered through most relays (or smtplib).
+        return validate_email(value, check_deliverability=False, allow_smtputf8=False).normalized
     except EmailNotValidError as error:
         raise ValidationError(_l("Enter a valid email address, like name@example.com.")) from error
 

@@ -169,3 +169,14 @@ def test_a_shop_that_asks_for_the_date_of_birth_requires_it(app, client, birthda
 
 def test_a_shop_that_does_not_ask_for_the_date_of_birth_shows_no_such_field(client, holder_form):
     assert "Date of birth" not in client.get(holder_form.path).get_data(as_text=True)
+
+
+def test_an_email_address_with_a_non_ascii_local_part_is_refused_at_the_form(app):
+    """Mail relays rarely take such addresses; saying so at once beats a ticket mail that never arrives."""
+    from portal.forms import normalise_email
+    from wtforms.validators import ValidationError
+
+    with app.test_request_context():
+        assert normalise_email("Zoe@Example.org") == "Zoe@example.org"
+        with pytest.raises(ValidationError):
+            normalise_email("zoë@example.org")

@@ -188,3 +188,14 @@ def test_a_message_arrives_exactly_as_written_whatever_its_text(app, smtp, deliv
     assert message["Message-ID"].startswith("<outbox-")
     assert message.get_body(preferencelist=("plain",)).get_content().replace("\r\n", "\n") == text
     assert message.get_body(preferencelist=("html",)).get_content().replace("\r\n", "\n") == html
+
+
+def test_an_address_smtplib_cannot_send_to_fails_alone_and_the_batch_goes_on(app, smtp, deliver, make_order):
+    """Such an address can still arrive by other routes (e.g. an old import): one bad message never blocks the rest."""
+    make_order(tickets=1, booker_email="zoë@example.org")
+    make_order(tickets=1, booker_email="booker@example.com")
+    report = deliver()
+    assert (report.sent, report.failed) == (1, 1)
+    smtp.take_one("booker@example.com")
+    failed = [m for m in messages(app) if m.status == MessageStatus.FAILED]
+    assert [m.kind for m in failed] == ["confirmation"]

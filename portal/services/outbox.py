@@ -301,7 +301,9 @@ def _attach_tickets(mail_message: Message, ticket_ids: list[int]) -> None:
         mail_message.attach(filename, "application/pdf", downloads.tickets_pdf(tickets))
 
 
-def _is_permanent(error: smtplib.SMTPException) -> bool:
+def _is_permanent(error: smtplib.SMTPException | UnicodeEncodeError) -> bool:
+    if isinstance(error, UnicodeEncodeError):
+        return True  # an address smtplib cannot put on the wire; trying again will not help
     if isinstance(error, smtplib.SMTPRecipientsRefused):
         return all(code >= 500 for code, _ in error.recipients.values())
     code = getattr(error, "smtp_code", None)
@@ -493,7 +495,7 @@ def _deliver(connection: Connection, batch: list[Row[Any]], report: DeliveryRepo
                     transport.send(_to_mail_message(message))
                 except smtplib.SMTPServerDisconnected:
                     raise
-                except smtplib.SMTPException as error:
+                except (smtplib.SMTPException, UnicodeEncodeError) as error:
                     last_error = _mark_failed(connection, message, error, permanent=_is_permanent(error))
                     report.failed += 1
                     report.errors.append(f"message {message.id}: {last_error}")
