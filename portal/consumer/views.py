@@ -70,7 +70,13 @@ def _booker_ticket(token: str, position: int) -> tuple[Order, Ticket]:
     return order, ticket
 
 
-def _pdf_response(pdf: bytes, filename: str) -> Response:
+def _ticket_file(tickets: list[Ticket], *, actor: str) -> Response:
+    """Answer with the tickets as one PDF, and put the download on the order's timeline."""
+    pdf = downloads.tickets_pdf(tickets)
+    downloads.record_download(tickets, actor=actor)
+    db.session.commit()
+    number = tickets[0].order.number
+    filename = f"ticket-{number}-{tickets[0].position}.pdf" if len(tickets) == 1 else f"tickets-{number}.pdf"
     return Response(
         pdf,
         mimetype="application/pdf",
@@ -218,14 +224,11 @@ def share_email(token: str, position: int):
 @bp.post("/o/<token>/tickets/<int:position>/download")
 @token_pages
 def download(token: str, position: int) -> Response:
-    order, ticket = _booker_ticket(token, position)
+    _, ticket = _booker_ticket(token, position)
     if not ActionForm().validate_on_submit():
         abort(400)
     downloads.check_downloadable(ticket)
-    pdf = downloads.tickets_pdf([ticket])
-    downloads.record_download([ticket], actor=history.BOOKER)
-    db.session.commit()
-    return _pdf_response(pdf, f"ticket-{order.number}-{ticket.position}.pdf")
+    return _ticket_file([ticket], actor=history.BOOKER)
 
 
 @bp.post("/o/<token>/download")
@@ -235,11 +238,7 @@ def download_all(token: str) -> Response:
     _use_shop_language(order.shop)
     if not ActionForm().validate_on_submit():
         abort(400)
-    tickets = downloads.downloadable_tickets(order)
-    pdf = downloads.tickets_pdf(tickets)
-    downloads.record_download(tickets, actor=history.BOOKER)
-    db.session.commit()
-    return _pdf_response(pdf, f"tickets-{order.number}.pdf")
+    return _ticket_file(downloads.downloadable_tickets(order), actor=history.BOOKER)
 
 
 @bp.route("/t/<token>", methods=["GET", "POST"])
@@ -272,10 +271,7 @@ def ticket_download(token: str) -> Response:
     if not ActionForm().validate_on_submit():
         abort(400)
     downloads.check_downloadable(ticket)
-    pdf = downloads.tickets_pdf([ticket])
-    downloads.record_download([ticket], actor=history.RECIPIENT)
-    db.session.commit()
-    return _pdf_response(pdf, f"ticket-{ticket.order.number}-{ticket.position}.pdf")
+    return _ticket_file([ticket], actor=history.RECIPIENT)
 
 
 @bp.route("/link", methods=["GET", "POST"])

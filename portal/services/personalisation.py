@@ -143,15 +143,27 @@ def queue_ticket_ready(ticket: Ticket) -> None:
         )
 
 
-def claim(order: Order, ticket: Ticket, details: HolderDetails) -> Ticket:
-    """The booker fills in the holder's details; any earlier share link stops working."""
+def _booker_update(order: Order, ticket: Ticket, **values: object) -> None:
+    """A booker's change (claim or share) of a ticket nobody personalised yet, in an order still current.
+
+    It always issues a new share version, so any earlier share link stops working.
+    """
     _require_personalisation(order)
     _update_ticket(
         ticket,
         Ticket.status.in_([TicketStatus.OPEN, TicketStatus.SHARED]),
         _order_still_current(order),
-        status=TicketStatus.PERSONALISED,
         share_version=Ticket.share_version + 1,
+        **values,
+    )
+
+
+def claim(order: Order, ticket: Ticket, details: HolderDetails) -> Ticket:
+    """The booker fills in the holder's details; any earlier share link stops working."""
+    _booker_update(
+        order,
+        ticket,
+        status=TicketStatus.PERSONALISED,
         personalised_at=utcnow(),
         personalised_by=history.BOOKER,
         **details.as_ticket_values(),
@@ -163,13 +175,10 @@ def claim(order: Order, ticket: Ticket, details: HolderDetails) -> Ticket:
 
 def _share(order: Order, ticket: Ticket, channel: str, recipient_email: str | None) -> str:
     """Record a share and return the fresh share link; earlier links of the ticket stop working."""
-    _require_personalisation(order)
-    _update_ticket(
+    _booker_update(
+        order,
         ticket,
-        Ticket.status.in_([TicketStatus.OPEN, TicketStatus.SHARED]),
-        _order_still_current(order),
         status=TicketStatus.SHARED,
-        share_version=Ticket.share_version + 1,
         shared_via=channel,
         shared_with_email=recipient_email,
         shared_at=utcnow(),
