@@ -31,6 +31,7 @@ from bench.common import (  # noqa: E402
     machine,
     postgres_cpu_seconds,
 )
+from bench.scratch_app import make_order  # noqa: E402
 
 SECRET_KEY = "bench-secret-key"
 
@@ -44,34 +45,17 @@ def make_app(database_url: str):
 
 def prepare(app) -> int:
     """Empty tables and one demo order (its own confirmation removed); returns the order's id."""
-    from datetime import UTC, datetime, timedelta
-
     from portal.extensions import db
-    from portal.models import Organizer, OutgoingMessage, Shop
-    from portal.services.orders import Booker, OrderLine, create_order
+    from portal.models import OutgoingMessage
 
     with app.app_context():
         db.drop_all()
         db.create_all()
-        starts = datetime.now(UTC) + timedelta(days=30)
-        shop = Shop(
-            organizer=Organizer(name="Bench Events"),
-            event_name="Summer Lights Festival",
-            event_starts_at=starts,
-            event_ends_at=starts + timedelta(hours=6),
-            venue="Westergasfabriek, Amsterdam",
-        )
-        db.session.add(shop)
-        order = create_order(
-            shop,
-            number="NX-2026-000001",
-            booker=Booker("Sam", "de Vries", "booker@example.com", "+31612345678"),
-            lines=[OrderLine("Weekend pass", 1, 8950)],
-        )
-        db.session.commit()
+    order_id = make_order(app, 1)
+    with app.app_context():
         db.session.execute(delete(OutgoingMessage))
         db.session.commit()
-        return order.id
+    return order_id
 
 
 def queue(app, order_id: int, count: int) -> None:
