@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from flask_talisman import Talisman
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from portal import headers
 from portal.config import Config
 from portal.extensions import babel, csrf, db, limiter, mail, migrate
 
@@ -73,20 +73,7 @@ def _secure_transport(app: Flask) -> None:
     if https:
         app.config["SESSION_COOKIE_SECURE"] = True
         app.config["PREFERRED_URL_SCHEME"] = "https"
-    # One Talisman per app: it keeps its settings on itself, not in app.config.
-    app.extensions["talisman"] = Talisman(
-        app,
-        force_https=https,
-        # HSTS is sent only on requests that came over HTTPS (directly or via a trusted proxy).
-        strict_transport_security=True,
-        session_cookie_secure=https,
-        session_cookie_samesite=app.config["SESSION_COOKIE_SAMESITE"],
-        content_security_policy=app.config["CONTENT_SECURITY_POLICY"],
-        frame_options="DENY",
-        # Token URLs never travel to another site; "same-origin" (not "no-referrer") keeps
-        # Flask-WTF's HTTPS Referer check working.
-        referrer_policy="same-origin",
-    )
+    headers.init_app(app)
 
 
 def _fill_in_defaults(app: Flask) -> None:

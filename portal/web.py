@@ -6,18 +6,21 @@ from itertools import chain
 
 from flask import Flask, abort, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale, gettext
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from portal import formatting
 from portal.errors import LinkError, PortalError
 from portal.extensions import db
+from portal.models import TicketStatus
 
 
 def init_app(app: Flask) -> None:
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
     app.jinja_env.globals["get_locale"] = get_locale
+    app.jinja_env.globals["status_label"] = status_label
     app.jinja_env.filters["event_datetime"] = formatting.event_datetime
     app.jinja_env.filters["price"] = formatting.price
     app.jinja_env.filters["masked_email"] = formatting.masked_email
@@ -28,7 +31,20 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(500, _server_error)
     app.before_request(_refuse_nul_characters)
     # Security headers (CSP, Referrer-Policy, X-Content-Type-Options, frames, HSTS) come from
-    # Flask-Talisman, set up in the factory; Cache-Control: no-store from the blueprints.
+    # portal/headers.py, set up in the factory; Cache-Control: no-store from the blueprints.
+
+
+#: A ticket's status as people read it.
+STATUS_LABELS = {
+    TicketStatus.OPEN: _l("Open"),
+    TicketStatus.SHARED: _l("Shared"),
+    TicketStatus.PERSONALISED: _l("Personalised"),
+    TicketStatus.CANCELLED: _l("Cancelled"),
+}
+
+
+def status_label(status: str) -> str:
+    return str(STATUS_LABELS[status])
 
 
 def _portal_error(error: PortalError) -> tuple[str, int]:

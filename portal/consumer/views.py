@@ -19,6 +19,7 @@ from portal.errors import LinkError, PortalError, TicketAlreadyPersonalised
 from portal.extensions import db, limiter
 from portal.models import Order, Shop, Ticket
 from portal.services import downloads, history, personalisation
+from portal.services.overview import order_overview
 
 
 @bp.after_request
@@ -89,31 +90,21 @@ def whatsapp_url(text: str, number: str | None = None) -> str:
     return f"https://wa.me/{digits}?text={quote(text)}"
 
 
-def consumer_desk_url(ticket: Ticket) -> str | None:
+def consumer_desk_url(shop: Shop, order_number: str, position: int) -> str | None:
     """WhatsApp link to the shop's consumer desk with the order and ticket prefilled."""
-    order = ticket.order
-    if not order.shop.consumer_desk_whatsapp:
+    if not shop.consumer_desk_whatsapp:
         return None
     text = gettext(
         "Hello, I would like to change the details of ticket %(position)d of order %(number)s.",
-        position=ticket.position,
-        number=order.number,
+        position=position,
+        number=order_number,
     )
-    return whatsapp_url(text, order.shop.consumer_desk_whatsapp)
-
-
-def is_downloadable(ticket: Ticket) -> bool:
-    return not ticket.order.is_cancelled and ticket.order.shop.download_enabled and downloads.is_ready(ticket)
+    return whatsapp_url(text, shop.consumer_desk_whatsapp)
 
 
 @bp.app_context_processor
 def _helpers() -> dict[str, object]:
-    return {"consumer_desk_url": consumer_desk_url, "is_downloadable": is_downloadable}
-
-
-@bp.record_once
-def _register_template_test(state) -> None:
-    state.app.jinja_env.tests["downloadable"] = is_downloadable
+    return {"consumer_desk_url": consumer_desk_url, "is_downloadable": downloads.is_downloadable}
 
 
 @bp.get("/")
@@ -124,7 +115,7 @@ def home() -> str:
 @bp.get("/o/<token>")
 @token_pages
 def overview(token: str) -> str:
-    order = personalisation.order_for_overview(token)
+    order = order_overview(token)
     _use_shop_language(order.shop)
     return render_template("consumer/overview.html", order=order, token=token, action_form=ActionForm())
 

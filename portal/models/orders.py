@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
 from portal.models._time import UTCDateTime, utcnow
+from portal.models.tickets import full_name
 
 if TYPE_CHECKING:
     from portal.models.shops import Shop
@@ -50,7 +51,7 @@ class Order(db.Model):
 
     @property
     def booker_name(self) -> str:
-        return f"{self.booker_first_name} {self.booker_last_name}".strip()
+        return full_name(self.booker_first_name, self.booker_last_name)
 
     @property
     def is_cancelled(self) -> bool:

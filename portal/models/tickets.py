@@ -24,6 +24,11 @@ class TicketStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
+def full_name(first_name: str | None, last_name: str | None) -> str:
+    """How a person's name is shown: first and last name, either of which may be missing."""
+    return f"{first_name or ''} {last_name or ''}".strip()
+
+
 def new_barcode() -> str:
     """A fresh unguessable barcode; the door scanner's only proof of a valid ticket."""
     return secrets.token_urlsafe(24)
@@ -64,7 +69,7 @@ class Ticket(db.Model):
 
     @property
     def holder_name(self) -> str:
-        return f"{self.holder_first_name or ''} {self.holder_last_name or ''}".strip()
+        return full_name(self.holder_first_name, self.holder_last_name)
 
     @property
     def is_personalised(self) -> bool:

@@ -8,14 +8,27 @@ from flask_babel import force_locale, gettext
 
 from portal.errors import DownloadDisabled, OrderCancelled, TicketNotReady
 from portal.formatting import event_datetime
-from portal.models import Order, Ticket
+from portal.models import Order, OrderStatus, Shop, Ticket, TicketStatus
 from portal.services import history
 from portal.tickets_pdf import PrintableTicket, render_tickets_pdf
 
 
 def is_ready(ticket: Ticket) -> bool:
     """A ticket can be printed once it has a holder, or at once when the shop needs no details."""
-    return ticket.is_personalised or not ticket.order.shop.personalisation_required
+    return _is_ready(ticket.status, ticket.order.shop)
+
+
+def _is_ready(ticket_status: str, shop: Shop) -> bool:
+    return ticket_status == TicketStatus.PERSONALISED or not shop.personalisation_required
+
+
+def may_download(order_status: str, shop: Shop, ticket_status: str) -> bool:
+    """The download rule on plain values, for pages that read rows rather than objects."""
+    return order_status != OrderStatus.CANCELLED and shop.download_enabled and _is_ready(ticket_status, shop)
+
+
+def is_downloadable(ticket: Ticket) -> bool:
+    return may_download(ticket.order.status, ticket.order.shop, ticket.status)
 
 
 def check_downloadable(ticket: Ticket) -> None:

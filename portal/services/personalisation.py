@@ -66,12 +66,20 @@ def order_for_overview(token: str) -> Order:
     order = db.session.get(Order, order_id)
     if order is None:
         raise LinkInvalid()
-    if order.is_cancelled:
+    check_overview_link(order, order.shop, version)
+    return order
+
+
+def check_overview_link(order: Any, shop: Any, version: int) -> None:
+    """Refuse an overview link to a cancelled order, one revoked by a newer link, or an expired one.
+
+    Takes objects or rows: anything with the order's status and version and the shop's event end.
+    """
+    if order.status == OrderStatus.CANCELLED:
         raise OrderCancelled()
     if order.personalisation_version != version:
         raise LinkRevoked()
-    tokens.check_not_expired(order.shop)
-    return order
+    tokens.check_not_expired(shop)
 
 
 def ticket_for_link(token: str) -> Ticket:
