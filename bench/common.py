@@ -49,7 +49,8 @@ def database_version(database_url: str) -> str:
         import sqlite3
 
         return f"SQLite {sqlite3.sqlite_version}"
-    engine = create_engine(database_url)
+    # The maintenance database: the benchmark's own may not exist yet on a fresh cluster.
+    engine = create_engine(make_url(database_url).set(database="postgres"))
     try:
         with engine.connect() as connection:
             version = connection.execute(text("SHOW server_version")).scalar()
