@@ -18,8 +18,19 @@ def init_app(app: Flask) -> None:
 
 
 def static_url(filename: str) -> str:
-    """/static/<filename>?v=<hash of its content>, for templates."""
-    return url_for("static", filename=filename, v=fingerprint(filename, _debug=current_app.debug))
+    """/static/<filename>?v=<hash of its content>, for templates.
+
+    Worked out once per file and mount point: every page links the same few files,
+    and building the URL cost as much as rendering a short page.
+    """
+    if current_app.debug:  # files change while developing
+        return url_for("static", filename=filename, v=fingerprint(filename, _debug=True))
+    known = current_app.extensions.setdefault("static_urls", {})
+    key = (request.script_root, filename)
+    url = known.get(key)
+    if url is None:
+        url = known[key] = url_for("static", filename=filename, v=fingerprint(filename))
+    return url
 
 
 def fingerprint(filename: str, *, _debug: bool = False) -> str:

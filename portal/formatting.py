@@ -1,8 +1,10 @@
 """Dates and prices as people read them: in the event's time zone and the page's language."""
 
 from datetime import datetime
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from babel import Locale
 from babel.dates import format_datetime
 from babel.numbers import format_currency
 from flask_babel import get_locale
@@ -12,11 +14,15 @@ from portal.models import Shop
 
 def event_datetime(moment: datetime, shop: Shop, format: str = "full_short") -> str:
     """Format a UTC moment in the shop's time zone, e.g. 'Saturday 12 June 2027, 20:00'."""
-    local = moment.astimezone(ZoneInfo(shop.timezone))
-    locale = get_locale() or "en"
-    if format == "full_short":
-        return format_datetime(local, "EEEE d MMMM y, HH:mm", locale=locale)
-    return format_datetime(local, format, locale=locale)
+    return _local_datetime(moment, shop.timezone, get_locale() or "en", format)
+
+
+@lru_cache(maxsize=4096)
+def _local_datetime(moment: datetime, timezone: str, locale: Locale | str, format: str) -> str:
+    # Every page of an event shows its start; Babel's formatting costs more than the page's queries.
+    local = moment.astimezone(ZoneInfo(timezone))
+    pattern = "EEEE d MMMM y, HH:mm" if format == "full_short" else format
+    return format_datetime(local, pattern, locale=locale)
 
 
 def price(cents: int, shop: Shop) -> str:

@@ -117,7 +117,9 @@ def home() -> str:
 def overview(token: str) -> str:
     order = order_overview(token)
     _use_shop_language(order.shop)
-    return render_template("consumer/overview.html", order=order, token=token, action_form=ActionForm())
+    # The only forms on the page are Download buttons: without them, no CSRF token and no session cookie.
+    action_form = ActionForm() if order.any_downloadable else None
+    return render_template("consumer/overview.html", order=order, token=token, action_form=action_form)
 
 
 @bp.route("/o/<token>/tickets/<int:position>/claim", methods=["GET", "POST"])
