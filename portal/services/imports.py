@@ -1,11 +1,12 @@
 """Orders import: a CSV file of orders, checked line by line, written all or nothing.
 
 The file is read once, as a stream: each row is checked with the portal's own
-rules (names, email, phone) and its normalised values go to a temporary spool
-file; memory keeps only a small summary per order number. When every row is
-good, the orders are created from the spool a chunk at a time through
-`create_orders`, the same path as an order made in the portal. So memory stays
-flat however long the file is, and the stream need not be seekable.
+rules (names, email, phone; each email domain is checked once per file) and its
+normalised values go to a temporary spool file; memory keeps only a small
+summary per order number. When every row is good, the orders are created from
+the spool a chunk at a time through `create_orders`, the same path as an order
+made in the portal. So memory stays flat however long the file is, and the
+stream need not be seekable.
 
 Columns (header row required, any order, `,` or `;` separated):
 order_number, first_name, last_name, email, mobile, ticket_type, quantity, unit_price.
@@ -18,7 +19,7 @@ from __future__ import annotations
 import csv
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TextIO
 
@@ -30,7 +31,7 @@ from wtforms.validators import ValidationError
 
 from portal.errors import PortalError
 from portal.extensions import db
-from portal.forms import EMAIL_MAX, NAME_MAX, normalise_email, parse_phone, plain_text
+from portal.forms import EMAIL_MAX, NAME_MAX, EmailNormaliser, parse_phone, plain_text
 from portal.models import Order, Shop
 from portal.services import history
 from portal.services.orders import Booker, NewOrder, OrderLine, create_orders
@@ -161,8 +162,8 @@ def _read_header(stream: TextIO) -> tuple[str, dict[str, int], int]:
     return delimiter, {name: names.index(name) for name in COLUMNS}, len(names)
 
 
-def _text(value: str, column: str, max_length: int, errors: list[str]) -> str:
-    """A required line of text, checked like the portal's name fields."""
+def _required(value: str, column: str, max_length: int, check: Callable[[str], str], errors: list[str]) -> str:
+    """A required cell, stripped and checked: `check` returns it normalised or raises ValidationError."""
     value = value.strip()
     if not value:
         errors.append(f"{column}: {gettext('This field is required.')}")
@@ -170,26 +171,25 @@ def _text(value: str, column: str, max_length: int, errors: list[str]) -> str:
         errors.append(f"{column}: {gettext('At most %(max)d characters.', max=max_length)}")
     else:
         try:
-            plain_text(None, _Field(value))
+            return check(value)
         except ValidationError as error:
             errors.append(f"{column}: {error}")
     return value
 
 
-def _booker(cells: list[str], columns: dict[str, int], country: str, errors: list[str]) -> tuple[str, str, str, str]:
+def _plain_text(value: str) -> str:
+    """The value, if the portal's name fields take its characters."""
+    plain_text(None, _Field(value))
+    return value
+
+
+def _booker(
+    cells: list[str], columns: dict[str, int], country: str, normalise_email: EmailNormaliser, errors: list[str]
+) -> tuple[str, str, str, str]:
     """First name, last name, email and E.164 mobile ("" when none) of a row, checked."""
-    first_name = _text(cells[columns["first_name"]], "first_name", NAME_MAX, errors)
-    last_name = _text(cells[columns["last_name"]], "last_name", NAME_MAX, errors)
-    email = cells[columns["email"]].strip()
-    if not email:
-        errors.append(f"email: {gettext('This field is required.')}")
-    elif len(email) > EMAIL_MAX:
-        errors.append(f"email: {gettext('At most %(max)d characters.', max=EMAIL_MAX)}")
-    else:
-        try:
-            email = normalise_email(email)
-        except ValidationError as error:
-            errors.append(f"email: {error}")
+    first_name = _required(cells[columns["first_name"]], "first_name", NAME_MAX, _plain_text, errors)
+    last_name = _required(cells[columns["last_name"]], "last_name", NAME_MAX, _plain_text, errors)
+    email = _required(cells[columns["email"]], "email", EMAIL_MAX, normalise_email, errors)
     mobile = cells[columns["mobile"]].strip()
     if mobile:
         try:
@@ -273,6 +273,7 @@ def _check(shop: Shop, stream: TextIO, spool: TextIO) -> dict[str, _SeenOrder]:
     errors: list[tuple[int, str]] = []
     previous: tuple[str, list[str], tuple[str, str, str, str]] | None = None
     booker_cells = [columns[name] for name in ("first_name", "last_name", "email", "mobile")]
+    normalise_email = EmailNormaliser()
 
     for line, cells in _records(stream, delimiter):
         if not any(cell.strip() for cell in cells):
@@ -297,11 +298,11 @@ def _check(shop: Shop, stream: TextIO, spool: TextIO) -> dict[str, _SeenOrder]:
             booker = previous[2]
         else:
             booker_errors: list[str] = []
-            booker = _booker(cells, columns, shop.country, booker_errors)
+            booker = _booker(cells, columns, shop.country, normalise_email, booker_errors)
             row_errors.extend(booker_errors)
             previous = (number, raw_booker, booker) if not booker_errors else None
 
-        ticket_type = _text(cells[columns["ticket_type"]], "ticket_type", TICKET_TYPE_MAX, row_errors)
+        ticket_type = _required(cells[columns["ticket_type"]], "ticket_type", TICKET_TYPE_MAX, _plain_text, row_errors)
         quantity = _quantity(cells[columns["quantity"]], row_errors)
         price_cents = _unit_price(cells[columns["unit_price"]], row_errors)
 
