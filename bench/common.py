@@ -102,11 +102,13 @@ _MESSAGE_ID = re.compile(rb"^Message-ID:\s*(\S+)", re.IGNORECASE | re.MULTILINE)
 class _CountingHandler:
     def __init__(self) -> None:
         self.ids: Counter[str] = Counter()
+        self.total = 0
 
     async def handle_DATA(self, server, session, envelope) -> str:
         headers = envelope.content.split(b"\r\n\r\n", 1)[0]
         match = _MESSAGE_ID.search(headers)
         self.ids[match.group(1).decode() if match else "(none)"] += 1
+        self.total += 1
         return "250 OK"
 
 
@@ -114,15 +116,19 @@ def _serve(port: int, pipe) -> None:
     from aiosmtpd.controller import Controller
 
     handler = _CountingHandler()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    # A fixed greeting name: otherwise every connection asks the resolver for this host's name.
+    controller = Controller(handler, hostname="127.0.0.1", port=port, server_hostname="sink.localhost")
     controller.start()
     pipe.send("ready")
     while True:
         command = pipe.recv()
         if command == "count":
             pipe.send(dict(handler.ids))
+        elif command == "total":
+            pipe.send(handler.total)
         elif command == "reset":
             handler.ids.clear()
+            handler.total = 0
             pipe.send("ok")
         else:
             controller.stop()
@@ -156,6 +162,11 @@ class SmtpSink:
     def received(self) -> Counter[str]:
         self._pipe.send("count")
         return Counter(self._pipe.recv())
+
+    def total(self) -> int:
+        """How many messages arrived, cheaply enough to ask every few milliseconds."""
+        self._pipe.send("total")
+        return self._pipe.recv()
 
     def reset(self) -> None:
         self._pipe.send("reset")

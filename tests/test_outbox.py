@@ -199,3 +199,22 @@ def test_an_address_smtplib_cannot_send_to_fails_alone_and_the_batch_goes_on(app
     smtp.take_one("booker@example.com")
     failed = [m for m in messages(app) if m.status == MessageStatus.FAILED]
     assert [m.kind for m in failed] == ["confirmation"]
+
+
+def test_a_line_break_in_a_subject_fails_that_message_alone(app, smtp, deliver, make_order):
+    """A line break would let the text after it pass for a header of its own (header injection)."""
+    make_order(tickets=1)
+    with app.app_context():
+        db.session.add(
+            OutgoingMessage(
+                kind="share", recipient="friend@example.org", subject="Hi\r\nBcc: everyone@example.org",
+                body_text="text", body_html="<p>html</p>",
+            )
+        )
+        db.session.commit()
+    report = deliver()
+    assert (report.sent, report.failed) == (1, 1)
+    smtp.take_one("booker@example.com")
+    [failed] = [m for m in messages(app) if m.status == MessageStatus.FAILED]
+    assert (failed.recipient, failed.attempts) == ("friend@example.org", 1)
+    assert "line break" in failed.last_error

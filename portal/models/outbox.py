@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, literal
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.extensions import db
@@ -22,8 +22,6 @@ class MessageStatus(enum.StrEnum):
 
 
 class OutgoingMessage(db.Model):
-    __table_args__ = (Index("ix_outgoing_message_due", "status", "next_attempt_at"),)
-
     id: Mapped[int] = mapped_column(primary_key=True)
     #: The order whose timeline shows this message's delivery, if any.
     order_id: Mapped[int | None] = mapped_column(ForeignKey("order.id"), index=True)
@@ -46,3 +44,14 @@ class OutgoingMessage(db.Model):
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_error: Mapped[str | None] = mapped_column(String(500))
+
+
+#: Queued, or claimed by a sender: what senders look at. The statuses are written into the SQL rather
+#: than bound, so that the index below can serve the claim (SQLite matches the index's condition by its
+#: text; PostgreSQL's generic plan for a prepared statement cannot see bound values).
+STILL_TO_SEND = OutgoingMessage.status.in_(
+    [literal(status, String(), literal_execute=True) for status in (MessageStatus.QUEUED, MessageStatus.SENDING)]
+)
+# What senders claim, in id order: a claim reads the messages still to send, not the history of all
+# ever sent, and marking a message sent adds no entry to it.
+Index("ix_outgoing_message_pending", OutgoingMessage.id, postgresql_where=STILL_TO_SEND, sqlite_where=STILL_TO_SEND)

@@ -11,9 +11,11 @@ from __future__ import annotations
 import binascii
 import email.policy
 import functools
+import json
 import re
 import secrets
 import smtplib
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,13 +27,26 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from flask import current_app, render_template
-from flask_mail import Connection as MailConnection, Message, sanitize_address, sanitize_addresses, sanitize_subject
+from flask_mail import Message, sanitize_address, sanitize_subject
 from markupsafe import escape
-from sqlalchemy import ColumnElement, Connection, Row, bindparam, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Row,
+    String,
+    bindparam,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 
+from portal import driver
 from portal.extensions import db
 from portal.models import MessageStatus, Order, OrderEvent, OutgoingMessage, Ticket
 from portal.models._time import utcnow
+from portal.models.outbox import STILL_TO_SEND
 from portal.services import downloads, history
 
 #: A claimed message whose sender has not reported back after this long is tried again.
@@ -161,25 +176,47 @@ class Stencil:
 
 
 class PermanentFailure(Exception):
-    """The server refused this message for good (5xx); trying again will not help."""
+    """This message can never be sent as it is (e.g. a line break in its subject); trying again will not help."""
+
+
+@dataclass(frozen=True)
+class _Email:
+    """One message as it goes on the wire."""
+
+    #: The address, encoded for SMTP (an international domain as IDNA), for the envelope and the To header.
+    recipient: str
+    #: Stable per outbox row: receiving systems can spot the rare duplicate after a crash.
+    message_id: str
+    content: bytes
 
 
 class Transport(Protocol):
-    def send(self, message: Message) -> None: ...
+    def send(self, email: _Email) -> None: ...
 
 
-class _SmtpConnection(MailConnection):
-    """Flask-Mail's connection, with a timeout so a stuck server cannot hang the sender."""
+class _SmtpTransport:
+    """One SMTP connection; each message goes out as its finished bytes (smtplib's sendmail).
 
-    def configure_host(self) -> smtplib.SMTP:
-        timeout = current_app.config["MAIL_TIMEOUT"]
-        smtp_class = smtplib.SMTP_SSL if self.mail.use_ssl else smtplib.SMTP
-        host = smtp_class(self.mail.server, self.mail.port, timeout=timeout)
-        if self.mail.use_tls:
-            host.starttls()
-        if self.mail.username and self.mail.password:
-            host.login(self.mail.username, self.mail.password)
-        return host
+    With a timeout, so a stuck server cannot hang the sender.
+    """
+
+    def __init__(self, mail: Any, timeout: float, sender: str) -> None:
+        smtp_class = smtplib.SMTP_SSL if mail.use_ssl else smtplib.SMTP
+        self.host = smtp_class(mail.server, mail.port, timeout=timeout)
+        self.envelope_from = _sanitized_sender(sender)
+        if mail.use_tls:
+            self.host.starttls()
+        if mail.username and mail.password:
+            self.host.login(mail.username, mail.password)
+
+    def send(self, email: _Email) -> None:
+        self.host.sendmail(self.envelope_from, [email.recipient], email.content)
+
+    def close(self) -> None:
+        try:
+            self.host.quit()
+        except (smtplib.SMTPException, OSError):
+            self.host.close()
 
 
 class _FolderTransport:
@@ -189,9 +226,9 @@ class _FolderTransport:
         folder.mkdir(parents=True, exist_ok=True)
         self.folder = folder
 
-    def send(self, message: Message) -> None:
-        name = message.msgId.strip("<>").split("@")[0]
-        (self.folder / f"{name}.eml").write_bytes(message.as_bytes())
+    def send(self, email: _Email) -> None:
+        name = email.message_id.strip("<>").split("@")[0]
+        (self.folder / f"{name}.eml").write_bytes(email.content)
 
 
 def kept_mail_folder() -> Path:
@@ -203,61 +240,81 @@ def _transport() -> Iterator[Transport]:
     if not current_app.config.get("MAIL_SERVER"):
         yield _FolderTransport(kept_mail_folder())
         return
-    connection = _SmtpConnection(current_app.extensions["mail"])
-    host = connection.configure_host()
-    connection.host = host
+    config = current_app.config
+    smtp = _SmtpTransport(current_app.extensions["mail"], config["MAIL_TIMEOUT"], config["MAIL_DEFAULT_SENDER"])
     try:
-        yield connection
+        yield smtp
     finally:
-        try:
-            host.quit()
-        except (smtplib.SMTPException, OSError):
-            host.close()
+        smtp.close()
 
 
-class _OutboxMail(Message):
-    """Flask-Mail's message, written out as bytes for a fraction of the cost.
+def _to_email(message: Row[Any]) -> _Email:
+    """The outbox row as an email: its SMTP recipient and its bytes.
 
-    Flask-Mail builds a MIME tree of email.message objects and flattens it under
-    policy.SMTP, which parses and refolds every header it has just encoded: that
-    took two thirds of the time to send a message. An outbox email is almost
-    always the same shape (text and HTML alternatives, one recipient), so that
-    shape is written directly: the same headers (Flask-Mail's own encoding of
-    subject and addresses), each body quoted-printable (binascii's C encoder),
-    CRLF line ends. Anything else (attachments) is flattened by the stdlib
-    generator under compat32, which writes the headers as they are.
+    The usual shape is written here, for a fraction of what Flask-Mail's Message and
+    Connection cost: they flatten a MIME tree under policy.SMTP (which parses and
+    refolds every header just encoded), look up the host name for a Message-ID we
+    replace, and parse sender and recipient again for the envelope. With tickets
+    attached (rare), Flask-Mail builds the message and the stdlib generator writes
+    it under compat32, which writes the headers as they are.
     """
-
-    def as_bytes(self) -> bytes:
-        if self.attachments or self.cc or self.bcc or self.reply_to or self.extra_headers or set(self.alts) - {"html"}:
-            out = BytesIO()
-            BytesGenerator(out, mangle_from_=False, policy=_SMTP_COMPAT32).flatten(self._message())
-            return out.getvalue()
-        headers = [
-            ("Subject", sanitize_subject(self.subject)) if self.subject else None,
-            ("From", _sanitized_sender(self.sender)),
-            ("To", ", ".join(dict.fromkeys(sanitize_addresses(self.recipients)))),
-            ("Date", formatdate(self.date, localtime=True)),
-            ("Message-ID", self.msgId),
-            ("MIME-Version", "1.0"),
-        ]
-        head = "".join(f"{name}: {value}\r\n" for name, value in filter(None, headers))
-        # RFC 2047 encoded words come folded with bare LF.
-        head = re.sub(r"\r?\n(?=[ \t])", "\r\n", head).encode("ascii")
-        if self.html is None:
-            return head + _text_part("plain", self.body or "")
-        # "=_" never occurs in quoted-printable text ("=" is always written =3D), so it cannot clash.
-        boundary = "=_" + secrets.token_hex(16)
-        return b"".join(
-            [
-                head,
-                f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n--{boundary}\r\n'.encode(),
-                _text_part("plain", self.body or ""),
-                f"\r\n--{boundary}\r\n".encode(),
-                _text_part("html", self.html),
-                f"\r\n--{boundary}--\r\n".encode(),
-            ]
+    # Header injection: Flask-Mail refuses these too (BadHeaderError).
+    if any("\r" in value or "\n" in value for value in (message.subject, message.recipient)):
+        raise PermanentFailure("line break in the subject or recipient")
+    sender = current_app.config["MAIL_DEFAULT_SENDER"]
+    recipient = sanitize_address(message.recipient)
+    message_id = f"<outbox-{message.id}@ticket-portal>"
+    tickets = _tickets_attachment(message.attach_ticket_ids) if message.attach_ticket_ids else None
+    if tickets is None:
+        content = _text_and_html(message, sender, recipient, message_id)
+    else:
+        mail_message = Message(
+            subject=message.subject, recipients=[message.recipient], body=message.body_text, html=message.body_html,
+            sender=sender,
         )
+        mail_message.msgId = message_id
+        mail_message.attach(*tickets)
+        out = BytesIO()
+        BytesGenerator(out, mangle_from_=False, policy=_SMTP_COMPAT32).flatten(mail_message._message())
+        content = out.getvalue()
+    return _Email(recipient, message_id, content)
+
+
+def _text_and_html(message: Row[Any], sender: str, recipient: str, message_id: str) -> bytes:
+    """The usual shape, text and HTML alternatives, written directly.
+
+    Flask-Mail's own encoding of subject and addresses, each body quoted-printable
+    (binascii's C encoder), CRLF line ends.
+    """
+    headers = [
+        ("Subject", sanitize_subject(message.subject)) if message.subject else None,
+        ("From", _sanitized_sender(sender)),
+        ("To", recipient),
+        ("Date", _date_header(int(time.time()))),
+        ("Message-ID", message_id),
+        ("MIME-Version", "1.0"),
+    ]
+    head = "".join(f"{name}: {value}\r\n" for name, value in filter(None, headers))
+    # RFC 2047 encoded words come folded with bare LF.
+    head = re.sub(r"\r?\n(?=[ \t])", "\r\n", head).encode("ascii")
+    # "=_" never occurs in quoted-printable text ("=" is always written =3D), so it cannot clash.
+    boundary = "=_" + secrets.token_hex(16)
+    return b"".join(
+        [
+            head,
+            f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n--{boundary}\r\n'.encode(),
+            _text_part("plain", message.body_text),
+            f"\r\n--{boundary}\r\n".encode(),
+            _text_part("html", message.body_html),
+            f"\r\n--{boundary}--\r\n".encode(),
+        ]
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _date_header(second: int) -> str:
+    # The Date header counts whole seconds: written once a second rather than for every message.
+    return formatdate(second, localtime=True)
 
 
 @functools.lru_cache(maxsize=8)
@@ -277,33 +334,19 @@ def _text_part(subtype: str, text: str) -> bytes:
 _SMTP_COMPAT32 = email.policy.compat32.clone(linesep="\r\n")
 
 
-def _to_mail_message(message: Row[Any] | OutgoingMessage) -> Message:
-    mail_message = _OutboxMail(
-        subject=message.subject,
-        recipients=[message.recipient],
-        body=message.body_text,
-        html=message.body_html,
-        sender=current_app.config["MAIL_DEFAULT_SENDER"],
-    )
-    # A stable id lets receiving systems spot the rare duplicate after a crash.
-    mail_message.msgId = f"<outbox-{message.id}@ticket-portal>"
-    if message.attach_ticket_ids:
-        _attach_tickets(mail_message, message.attach_ticket_ids)
-    return mail_message
-
-
-def _attach_tickets(mail_message: Message, ticket_ids: list[int]) -> None:
-    """Attach the tickets that may still be downloaded now (none of a since-cancelled order)."""
+def _tickets_attachment(ticket_ids: list[int]) -> tuple[str, str, bytes] | None:
+    """The tickets that may still be downloaded now as one PDF (none of a since-cancelled order)."""
     tickets = db.session.scalars(select(Ticket).where(Ticket.id.in_(ticket_ids)).order_by(Ticket.position)).all()
     tickets = [t for t in tickets if not t.order.is_cancelled and t.order.shop.download_enabled and downloads.is_ready(t)]
-    if tickets:
-        filename = f"tickets-{tickets[0].order.number}.pdf"
-        mail_message.attach(filename, "application/pdf", downloads.tickets_pdf(tickets))
+    if not tickets:
+        return None
+    return f"tickets-{tickets[0].order.number}.pdf", "application/pdf", downloads.tickets_pdf(tickets)
 
 
-def _is_permanent(error: smtplib.SMTPException | UnicodeEncodeError) -> bool:
-    if isinstance(error, UnicodeEncodeError):
-        return True  # an address smtplib cannot put on the wire; trying again will not help
+def _is_permanent(error: Exception) -> bool:
+    if isinstance(error, PermanentFailure | UnicodeEncodeError):
+        # UnicodeEncodeError: an address smtplib cannot put on the wire.
+        return True
     if isinstance(error, smtplib.SMTPRecipientsRefused):
         return all(code >= 500 for code, _ in error.recipients.values())
     code = getattr(error, "smtp_code", None)
@@ -311,12 +354,20 @@ def _is_permanent(error: smtplib.SMTPException | UnicodeEncodeError) -> bool:
 
 
 def _deliverable(now: datetime, *, ignore_backoff: bool) -> ColumnElement[bool]:
-    """SQL condition: queued and due (unless back-off is ignored), or claimed by a sender that died."""
-    due = OutgoingMessage.status == MessageStatus.QUEUED
+    """SQL condition: queued and due (unless back-off is ignored), or claimed by a sender that died.
+
+    It names STILL_TO_SEND outright, so that both databases claim through that index.
+    """
+    due = _status_is(MessageStatus.QUEUED)
     if not ignore_backoff:
         due = due & (OutgoingMessage.next_attempt_at <= now)
-    abandoned = (OutgoingMessage.status == MessageStatus.SENDING) & (OutgoingMessage.claimed_until < now)
-    return or_(due, abandoned)
+    abandoned = _status_is(MessageStatus.SENDING) & (OutgoingMessage.claimed_until < now)
+    return STILL_TO_SEND & or_(due, abandoned)
+
+
+def _status_is(status: MessageStatus) -> ColumnElement[bool]:
+    # In the SQL text rather than bound, as in STILL_TO_SEND.
+    return OutgoingMessage.status == literal(status, String(), literal_execute=True)
 
 
 def _claim_batch(
@@ -379,23 +430,29 @@ def _update_message(connection: Connection, message: Row[Any], values: dict[str,
 
     Both in one transaction. On PostgreSQL, where delivery runs in autocommit, as
     one statement (the UPDATE in a CTE): one round trip instead of four (BEGIN,
-    UPDATE, INSERT, COMMIT), and a single statement is atomic.
+    UPDATE, INSERT, COMMIT), and a single statement is atomic; it runs on the
+    driver's own cursor (portal.driver): through SQLAlchemy it cost the sender
+    more CPU than the database spends on it.
     """
     with_event = event is not None and message.order_id is not None
-    change, entry = _delivery_statements(connection.dialect.name, tuple(values), with_event)
+    statements = _delivery_statements(connection.dialect.name, tuple(values), with_event)
     params = {"m_id": message.id, **{f"m_{name}": value for name, value in values.items()}}
+    event_params: dict[str, Any] = {}
     if with_event:
         row = history.event_row(
             message.order_id, event, actor=history.SYSTEM, ticket_id=message.ticket_id, email=message.kind
         )
         row["created_at"] = utcnow()
         event_params = {f"e_{name}": row[name] for name in _EVENT_COLUMNS}
-        if entry is None:
-            params.update(event_params)
-        else:
-            connection.execute(change, params)
-            change, params = entry, event_params
-    connection.execute(change, params)
+    if connection.dialect.name == "postgresql":
+        if with_event:
+            # As text for the driver; the statement casts it to json.
+            event_params["e_details"] = json.dumps(event_params["e_details"])
+        [statement] = statements
+        driver.execute(connection.connection, connection.dialect, statement, params | event_params)
+        return
+    for statement, statement_params in zip(statements, (params, event_params)):
+        connection.execute(statement, statement_params)
     connection.commit()
 
 
@@ -403,10 +460,10 @@ _EVENT_COLUMNS = ("order_id", "ticket_id", "created_at", "kind", "actor", "actor
 
 
 @functools.cache
-def _delivery_statements(dialect: str, columns: tuple[str, ...], with_event: bool) -> tuple[Any, Any]:
+def _delivery_statements(dialect: str, columns: tuple[str, ...], with_event: bool) -> tuple[Any, ...]:
     """The statement(s) for _update_message, built once with bound parameters (building one costs more than running it).
 
-    Returns (statement, None) when one statement does it all, else (update, insert).
+    PostgreSQL: one statement; elsewhere the UPDATE, then the timeline INSERT if there is one.
     """
     change = (
         update(_MESSAGES)
@@ -414,11 +471,11 @@ def _delivery_statements(dialect: str, columns: tuple[str, ...], with_event: boo
         .values({name: bindparam(f"m_{name}", type_=_MESSAGES.c[name].type) for name in columns})
     )
     if not with_event:
-        return change, None
+        return (change,)
     event_values = [bindparam(f"e_{name}", type_=_EVENTS.c[name].type) for name in _EVENT_COLUMNS]
     if dialect == "postgresql":
         changed = change.returning(_MESSAGES.c.id).cte("changed")
-        return insert(_EVENTS).from_select(_EVENT_COLUMNS, select(*event_values).select_from(changed)), None
+        return (insert(_EVENTS).from_select(_EVENT_COLUMNS, select(*event_values).select_from(changed)),)
     return change, insert(_EVENTS).values(dict(zip(_EVENT_COLUMNS, event_values, strict=True)))
 
 
@@ -492,10 +549,10 @@ def _deliver(connection: Connection, batch: list[Row[Any]], report: DeliveryRepo
                 if stop():
                     break
                 try:
-                    transport.send(_to_mail_message(message))
+                    transport.send(_to_email(message))
                 except smtplib.SMTPServerDisconnected:
                     raise
-                except (smtplib.SMTPException, UnicodeEncodeError) as error:
+                except (smtplib.SMTPException, UnicodeEncodeError, PermanentFailure) as error:
                     last_error = _mark_failed(connection, message, error, permanent=_is_permanent(error))
                     report.failed += 1
                     report.errors.append(f"message {message.id}: {last_error}")
