@@ -7,11 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from portal import headers
+from portal import database, headers
 from portal.config import Config
 from portal.extensions import babel, csrf, db, limiter, mail, migrate
 
@@ -36,6 +34,7 @@ def create_app(config: type[Config] = Config, overrides: dict[str, Any] | None =
     from portal import models  # noqa: F401  (the tables must be known to migrations)
 
     db.init_app(app)
+    database.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     mail.init_app(app)
     csrf.init_app(app)
@@ -93,17 +92,3 @@ def _fill_in_defaults(app: Flask) -> None:
         options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}))
         options["connect_args"] = {"timeout": 30, **options.get("connect_args", {})}
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
-
-
-@event.listens_for(Engine, "connect")
-def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
-    """Enforce foreign keys and let readers work while one writer writes (SQLite only)."""
-    import sqlite3
-
-    if isinstance(dbapi_connection, sqlite3.Connection):
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA journal_mode=WAL")
-        # In WAL mode NORMAL never corrupts the database; it skips an fsync per commit.
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.close()

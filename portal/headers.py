@@ -35,7 +35,8 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def _security_headers(response: Response) -> Response:
-        response.headers.update(headers)
+        # Added, not set: no page sets these itself, and set() looks through every header first.
+        response.headers.extend(headers)
         if request.is_secure:
             # Sent only over HTTPS, as the standard asks (a plain-http HSTS header is ignored).
             response.headers["Strict-Transport-Security"] = HSTS

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 from urllib.parse import urlsplit
 
+from babel import Locale
+from babel.support import Translations
 from flask import Flask, abort, current_app, g, has_request_context, redirect, request
 from flask_babel import get_translations
-from jinja2 import pass_context
-from jinja2.runtime import Context
+from jinja2 import pass_eval_context
+from jinja2.nodes import EvalContext
+from markupsafe import Markup
 
 #: Each language named in itself, as the switcher shows it (never translated).
 LANGUAGE_NAMES = {"en": "English", "nl": "Nederlands"}
@@ -15,7 +19,11 @@ LANGUAGE_NAMES = {"en": "English", "nl": "Nederlands"}
 COOKIE_MAX_AGE = 365 * 24 * 3600
 
 
-def select_locale() -> str:
+def select_locale() -> Locale:
+    return _locale(_language())
+
+
+def _language() -> str:
     languages = current_app.config["LANGUAGES"]
     if not has_request_context():
         return current_app.config["BABEL_DEFAULT_LOCALE"]
@@ -28,36 +36,48 @@ def select_locale() -> str:
     return g.get("shop_language") or current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
+@functools.cache
+def _locale(code: str) -> Locale:
+    # Parsed once per language: Flask-Babel would parse the code again on every request.
+    return Locale.parse(code)
+
+
 def init_app(app: Flask) -> None:
     """Call after Flask-Babel's init_app: the templates' gettext functions here replace its own."""
     app.add_url_rule("/language/<code>", "choose_language", choose_language, methods=["GET"])
     app.jinja_env.globals["language_names"] = LANGUAGE_NAMES
-    # Flask-Babel's template functions look up the language and its catalog for every
-    # string (about 10 µs each, dozens per page); these look them up once per rendering.
-    app.context_processor(lambda: {PAGE_CATALOG: get_translations()})
-    app.jinja_env.install_gettext_callables(
-        gettext=_template_gettext, ngettext=_template_ngettext, newstyle=True
-    )
+    # Flask-Babel's template functions look up the language and its catalog for every string
+    # (about 10 µs each, dozens per page), and as context functions they copy the template's
+    # context for every call made in a loop. A page gets functions bound to its catalog,
+    # looked up once per rendering (under force_locale too: mails render in the shop's language).
+    app.context_processor(lambda: gettext_functions(get_translations()))
+    # Macros imported without context see only the globals: those look the catalog up per call.
+    app.jinja_env.globals.update(gettext_functions(None))
 
 
-#: The template context's name for the catalog of the language a template is rendered in.
-PAGE_CATALOG = "_page_catalog"
+def gettext_functions(catalog: Translations | None) -> dict[str, object]:
+    """`_`, `gettext` and `ngettext` for templates, as Jinja's i18n extension makes them (newstyle).
 
+    With a catalog they translate with it; with None, with the current one at each call.
+    Like Jinja's own: the result is Markup where the template autoescapes, and it is always
+    formatted with the keyword arguments (so a literal percent sign is written %%).
+    """
 
-def _catalog(context: Context):
-    # Macros imported without context have no catalog of their own: they look it up.
-    catalog = context.get(PAGE_CATALOG)
-    return get_translations() if catalog is None else catalog
+    def page_catalog() -> Translations:
+        return get_translations() if catalog is None else catalog
 
+    @pass_eval_context
+    def gettext(eval_context: EvalContext, string: str, **variables: object) -> str:
+        translated = page_catalog().ugettext(string)
+        return (Markup(translated) if eval_context.autoescape else translated) % variables
 
-@pass_context
-def _template_gettext(context: Context, string: str) -> str:
-    return _catalog(context).ugettext(string)
+    @pass_eval_context
+    def ngettext(eval_context: EvalContext, singular: str, plural: str, num: int, **variables: object) -> str:
+        translated = page_catalog().ungettext(singular, plural, num)
+        variables.setdefault("num", num)
+        return (Markup(translated) if eval_context.autoescape else translated) % variables
 
-
-@pass_context
-def _template_ngettext(context: Context, singular: str, plural: str, number: int) -> str:
-    return _catalog(context).ungettext(singular, plural, number)
+    return {"_": gettext, "gettext": gettext, "ngettext": ngettext}
 
 
 def choose_language(code: str):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from itertools import chain
+import functools
+import hashlib
 
 from flask import Flask, abort, flash, redirect, render_template, request, url_for
-from flask_babel import get_locale, gettext
-from flask_babel import lazy_gettext as _l
+from flask_babel import get_locale, get_translations, gettext
+from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError
+from itsdangerous import URLSafeTimedSerializer
 from werkzeug.exceptions import HTTPException
 
 from portal import formatting
@@ -17,6 +19,7 @@ from portal.models import TicketStatus
 
 
 def init_app(app: Flask) -> None:
+    app.session_interface = SessionInterface()
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
     app.jinja_env.globals["get_locale"] = get_locale
@@ -34,18 +37,49 @@ def init_app(app: Flask) -> None:
     # portal/headers.py, set up in the factory; Cache-Control: no-store from the blueprints.
 
 
+def N_(message: str) -> str:
+    """Mark a message for translation where it is defined; it is translated where it is shown."""
+    return message
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, with the serializer made once per set of keys.
+
+    Flask makes it anew for every request, with or without a session cookie: on a
+    page that needs no session that was a fair part of the request. And it signs
+    with hashlib's SHA-1 itself, for OpenSSL's HMAC (see tokens.FAST_SHA1).
+    """
+
+    digest_method = staticmethod(hashlib.sha1)
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        if not app.secret_key:
+            return None
+        return self._serializer((*app.config["SECRET_KEY_FALLBACKS"], app.secret_key))
+
+    @functools.lru_cache(maxsize=4)  # noqa: B019 (one interface per app; keys rarely change)
+    def _serializer(self, keys: tuple[str | bytes, ...]) -> URLSafeTimedSerializer:
+        return URLSafeTimedSerializer(
+            list(keys),
+            salt=self.salt,
+            serializer=self.serializer,
+            signer_kwargs={"key_derivation": self.key_derivation, "digest_method": self.digest_method},
+        )
+
+
 #: A ticket's status as people read it.
 STATUS_LABELS = {
-    TicketStatus.OPEN: _l("Open"),
-    TicketStatus.SHARED: _l("Shared"),
-    TicketStatus.PERSONALISED: _l("Personalised"),
-    TicketStatus.CANCELLED: _l("Cancelled"),
+    TicketStatus.OPEN: N_("Open"),
+    TicketStatus.SHARED: N_("Shared"),
+    TicketStatus.PERSONALISED: N_("Personalised"),
+    TicketStatus.CANCELLED: N_("Cancelled"),
 }
 
 
 def status_labels() -> dict[str, str]:
-    """Every status translated, once for a page that lists many tickets."""
-    return {status: str(label) for status, label in STATUS_LABELS.items()}
+    """Every status translated, once for a page that lists many tickets (with one catalog look-up)."""
+    catalog = get_translations()
+    return {status: catalog.ugettext(label) for status, label in STATUS_LABELS.items()}
 
 
 def _portal_error(error: PortalError) -> tuple[str, int]:
@@ -73,9 +107,10 @@ def _csrf_error(error: CSRFError):
 def _refuse_nul_characters() -> None:
     """A NUL in the address is never real input, and PostgreSQL refuses it in text: 400, not 500.
 
-    (Form fields refuse control characters with a message next to the field.)
+    (Form fields refuse control characters with a message next to the field.) Looked for in
+    the raw query string, where it can only be written %00, rather than by parsing it.
     """
-    if any("\x00" in value for value in (request.path, *chain(*request.args.listvalues()))):
+    if "\x00" in request.path or b"%00" in request.query_string:
         abort(400)
 
 

@@ -19,6 +19,7 @@ from werkzeug.serving import make_server
 
 from portal import create_app
 from portal.config import TestConfig
+from portal.database import dispose_engines
 from portal.extensions import db
 from portal.models import Organizer, Shop
 from portal.services import outbox
@@ -109,7 +110,7 @@ def app(app_config):
     with app.app_context():
         db.session.remove()
         db.drop_all()
-        db.engine.dispose()
+        dispose_engines()
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import pytest
 
 from portal import create_app
 from portal.config import TestConfig
+from portal.database import dispose_engines
 from portal.extensions import db
 from portal.links import overview_url
 from portal.models import Order, OrderEvent, OutgoingMessage
@@ -123,7 +124,7 @@ def app_with(app, app_config):
     for other in apps:
         with other.app_context():
             db.session.remove()
-            db.engine.dispose()
+            dispose_engines()
 
 
 def test_links_survive_a_key_rotation_while_the_old_key_is_a_fallback(app, smtp, deliver, make_order, app_with):

@@ -119,7 +119,7 @@ def test_full_journey_under_gunicorn_leaves_no_token_email_or_phone_in_any_log(a
 
 
 def test_a_crash_on_a_link_page_is_logged_without_the_token(app, client, smtp, deliver, make_order, caplog, monkeypatch):
-    from portal.services import personalisation
+    from portal.consumer import views
 
     path = booker_link(smtp, deliver, make_order)
     token = path.split("/")[2]
@@ -128,7 +128,7 @@ def test_a_crash_on_a_link_page_is_logged_without_the_token(app, client, smtp, d
     def crash(token):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(personalisation, "order_for_overview", crash)
+    monkeypatch.setattr(views, "order_overview", crash)
     with caplog.at_level(logging.ERROR):
         response = client.get(path)
     assert response.status_code == 500

@@ -5,25 +5,33 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import event
 
-from portal import links
+from portal import driver, links
 from portal.extensions import db
 from portal.models import Order
 
 
 @contextmanager
 def counting_statements(app):
-    """Count the SQL statements the app sends while the block runs."""
+    """Count the SQL statements the app sends while the block runs: through SQLAlchemy and on the driver."""
     statements: list[str] = []
 
     def count(conn, cursor, statement, parameters, context, executemany):
         statements.append(statement)
 
+    run_on_driver = driver._run
+
+    def count_on_driver(cursor, compiled, params):
+        statements.append(compiled.sql)
+        run_on_driver(cursor, compiled, params)
+
     with app.app_context():
         engine = db.engine
     event.listen(engine, "before_cursor_execute", count)
+    driver._run = count_on_driver
     try:
         yield statements
     finally:
+        driver._run = run_on_driver
         event.remove(engine, "before_cursor_execute", count)
 
 
@@ -68,4 +76,4 @@ def test_pages_cost_the_same_statements_for_1_and_500_tickets(app, client, login
         assert len(many) == len(few), f"{large}: {len(many)} statements for 500 tickets, {len(few)} for 1:\n" + "\n".join(
             many
         )
-        assert len(few) <= 10, "\n".join(few)
+        assert 1 <= len(few) <= 10, "\n".join(few)

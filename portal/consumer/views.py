@@ -11,15 +11,17 @@ from urllib.parse import quote
 from flask import Response, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_limiter.util import get_remote_address
+from flask_wtf.csrf import generate_csrf
 
 from portal import tokens
 from portal.consumer import bp
 from portal.consumer.forms import ActionForm, HolderForm, LostLinkForm, ShareByEmailForm
 from portal.errors import LinkError, PortalError, TicketAlreadyPersonalised
-from portal.extensions import db, limiter
+from portal.extensions import db, limiter, rate_limited
 from portal.models import Order, Shop, Ticket
 from portal.services import downloads, history, personalisation
 from portal.services.overview import order_overview
+from portal.stencils import render_stencilled
 
 
 @bp.after_request
@@ -55,7 +57,8 @@ def _order_of_link() -> str:
 
 
 #: Every page reached by a link shares one budget per IP address.
-token_pages = limiter.shared_limit(_token_page_limit, scope="token-pages")
+_token_pages_limit = limiter.shared_limit(_token_page_limit, scope="token-pages")
+token_pages = rate_limited(_token_pages_limit)
 
 
 def _use_shop_language(shop: Shop) -> None:
@@ -118,8 +121,11 @@ def overview(token: str) -> str:
     order = order_overview(token)
     _use_shop_language(order.shop)
     # The only forms on the page are Download buttons: without them, no CSRF token and no session cookie.
-    action_form = ActionForm() if order.any_downloadable else None
-    return render_template("consumer/overview.html", order=order, token=token, action_form=action_form)
+    form_token = generate_csrf() if order.any_downloadable else None
+    return render_stencilled(
+        "consumer/overview.html",
+        lambda hole: {"order": order._replace(number=hole(order.number)), "token": hole(token), "form_token": hole(form_token)},
+    )
 
 
 @bp.route("/o/<token>/tickets/<int:position>/claim", methods=["GET", "POST"])
@@ -162,7 +168,6 @@ def _share_page(order: Order, ticket: Ticket, token: str, email_form: ShareByEma
         ticket=ticket,
         token=token,
         email_form=email_form,
-        action_form=ActionForm(),
     )
 
 
@@ -200,9 +205,11 @@ def share_link(token: str, position: int):
 
 
 @bp.post("/o/<token>/tickets/<int:position>/share/email")
-@token_pages
-@limiter.limit(_share_email_limit, key_func=_order_of_link)
-@limiter.limit(_share_email_limit, key_func=get_remote_address)
+@rate_limited(
+    _token_pages_limit,
+    limiter.limit(_share_email_limit, key_func=_order_of_link),
+    limiter.limit(_share_email_limit, key_func=get_remote_address),
+)
 def share_email(token: str, position: int):
     order, ticket = _booker_ticket(token, position)
     form = ShareByEmailForm()
@@ -252,7 +259,7 @@ def ticket(token: str):
             flash(gettext("Thank you! Your ticket is personalised."), "success")
             return redirect(url_for(".ticket", token=token), code=303)
     return render_template(
-        "consumer/ticket.html", ticket=ticket, order=ticket.order, token=token, form=form, action_form=ActionForm()
+        "consumer/ticket.html", ticket=ticket, order=ticket.order, token=token, form=form
     )
 
 
@@ -268,7 +275,7 @@ def ticket_download(token: str) -> Response:
 
 
 @bp.route("/link", methods=["GET", "POST"])
-@limiter.limit(_lost_link_limit, methods=["POST"])
+@rate_limited(limiter.limit(_lost_link_limit, methods=["POST"]))
 def lost_link():
     """"Send me a new link": answers the same whether or not the order and address match."""
     form = LostLinkForm()

@@ -3,21 +3,21 @@
 The overview is the page a burst of bookers opens after the confirmation mail.
 Through the ORM (an Order, its Shop, a Ticket per admission, and the lazy loads
 their properties set off from the template) loading it cost more than rendering
-it; here it is one Core statement and small frozen records. The rules are the
-ones every other page uses: personalisation.check_overview_link and
-downloads.may_download.
+it; here it is one Core statement, run on the driver (portal.driver), and small
+frozen records. The rules are the ones every other page uses:
+personalisation.check_overview_link and downloads.may_download.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from collections import namedtuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, select
 
-from portal import tokens
+from portal import driver, tokens
 from portal.errors import LinkInvalid
-from portal.extensions import db
+from portal.database import read_engine
 from portal.models import Order, Shop, Ticket, TicketStatus
 from portal.models.tickets import full_name
 from portal.services.downloads import may_download
@@ -27,39 +27,49 @@ _order = Order.__table__
 _shop = Shop.__table__
 _ticket = Ticket.__table__
 
+_ORDER_COLUMNS = (_order.c.status, _order.c.personalisation_version, _order.c.number)
+_SHOP_COLUMNS = (
+    _shop.c.event_name,
+    _shop.c.event_starts_at,
+    _shop.c.event_ends_at,
+    _shop.c.venue,
+    _shop.c.timezone,
+    _shop.c.default_language,
+    _shop.c.download_enabled,
+    _shop.c.personalisation_required,
+    _shop.c.consumer_desk_whatsapp,
+)
+_TICKET_COLUMNS = (
+    _ticket.c.position,
+    _ticket.c.ticket_type,
+    _ticket.c.status,
+    _ticket.c.shared_via,
+    _ticket.c.shared_with_email,
+    _ticket.c.holder_first_name,
+    _ticket.c.holder_last_name,
+)
 #: The order's state, the shop's event and settings, and the tickets: a row per ticket, in
 #: one statement (one round trip). An order without tickets still gives one row.
 _OVERVIEW = (
-    select(
-        _order.c.number,
-        _order.c.status,
-        _order.c.personalisation_version,
-        _shop.c.event_name,
-        _shop.c.event_starts_at,
-        _shop.c.event_ends_at,
-        _shop.c.venue,
-        _shop.c.timezone,
-        _shop.c.default_language,
-        _shop.c.download_enabled,
-        _shop.c.personalisation_required,
-        _shop.c.consumer_desk_whatsapp,
-        _ticket.c.position,
-        _ticket.c.ticket_type,
-        _ticket.c.status.label("ticket_status"),
-        _ticket.c.shared_via,
-        _ticket.c.shared_with_email,
-        _ticket.c.holder_first_name,
-        _ticket.c.holder_last_name,
-    )
+    select(*_ORDER_COLUMNS, *_SHOP_COLUMNS, *_TICKET_COLUMNS)
     .join_from(_order, _shop, _order.c.shop_id == _shop.c.id)
     .outerjoin(_ticket, _ticket.c.order_id == _order.c.id)
     .where(_order.c.id == bindparam("order_id"))
     .order_by(_ticket.c.position)
 )
+_SHOP_PART = slice(len(_ORDER_COLUMNS), len(_ORDER_COLUMNS) + len(_SHOP_COLUMNS))
+_TICKET_PART = slice(_SHOP_PART.stop, None)
+
+# Named tuples rather than dataclasses: made, hashed and compared at C speed (the page's
+# stencil is looked up by these records, see portal.stencils).
+
+#: The order's state, as check_overview_link reads it.
+_OrderState = namedtuple("_OrderState", [column.name for column in _ORDER_COLUMNS])
+#: The shop's event and settings, as the page shows them (`order.shop.event_name`, ...).
+ShopLine = namedtuple("ShopLine", [column.name for column in _SHOP_COLUMNS])
 
 
-@dataclass(frozen=True, slots=True)
-class TicketLine:
+class TicketLine(NamedTuple):
     position: int
     ticket_type: str
     status: str
@@ -73,12 +83,10 @@ class TicketLine:
         return self.status == TicketStatus.PERSONALISED
 
 
-@dataclass(frozen=True, slots=True)
-class OrderOverview:
+class OrderOverview(NamedTuple):
     number: str
-    #: The shop's event and settings (a row: event_name, venue, download_enabled, ...).
-    shop: Any
-    tickets: list[TicketLine]
+    shop: ShopLine
+    tickets: tuple[TicketLine, ...]
 
     @property
     def any_downloadable(self) -> bool:
@@ -88,23 +96,27 @@ class OrderOverview:
 def order_overview(token: str) -> OrderOverview:
     """The overview an overview link opens, or the reason it cannot be opened (as order_for_overview)."""
     order_id, version = tokens.read_token(tokens.OVERVIEW, token)
-    rows = db.session.connection().execute(_OVERVIEW, {"order_id": order_id}).all()
+    # Not through the Session: this is the request's only read, and it needs no transaction.
+    rows = driver.read(read_engine(), _OVERVIEW, {"order_id": order_id})
     if not rows:
         raise LinkInvalid()
-    # The order and shop columns are the same on every row; the first row stands for both.
-    order = rows[0]
-    check_overview_link(order, order, version)
-    tickets = [
+    # The order and shop columns are the same on every row: the first row's stand for all.
+    order = _OrderState._make(rows[0][: _SHOP_PART.start])
+    shop = ShopLine._make(rows[0][_SHOP_PART])
+    check_overview_link(order, shop, version)
+    tickets = tuple(
         TicketLine(
-            position=row.position,
-            ticket_type=row.ticket_type,
-            status=row.ticket_status,
-            shared_via=row.shared_via,
-            shared_with_email=row.shared_with_email,
-            holder_name=full_name(row.holder_first_name, row.holder_last_name),
-            downloadable=may_download(order.status, order, row.ticket_status),
+            position,
+            ticket_type,
+            status,
+            shared_via,
+            shared_with_email,
+            full_name(first_name, last_name),
+            may_download(order.status, shop, status),
         )
-        for row in rows
-        if row.position is not None
-    ]
-    return OrderOverview(number=order.number, shop=order, tickets=tickets)
+        for position, ticket_type, status, shared_via, shared_with_email, first_name, last_name in (
+            row[_TICKET_PART] for row in rows
+        )
+        if position is not None
+    )
+    return OrderOverview(order.number, shop, tickets)

@@ -1,0 +1,106 @@
+"""Database connections: statements on the driver read what Core reads; stale pooled connections are replaced."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import event, text
+
+from portal import database, driver
+from portal.database import read_engine
+from portal.extensions import db
+from portal.services import overview
+from tests.conftest import links_in
+from tests.pages import path_of
+
+
+def on_postgresql(app) -> bool:
+    return app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql")
+
+
+def test_a_statement_on_the_driver_reads_what_core_reads(app, make_order, make_shop):
+    order_id = make_order(tickets=3, shop_id=make_shop(download_enabled=False, consumer_desk_whatsapp=None))
+    with app.app_context():
+        through_core = [tuple(row) for row in db.session.execute(overview._OVERVIEW, {"order_id": order_id})]
+        on_driver = [tuple(row) for row in driver.read(read_engine(), overview._OVERVIEW, {"order_id": order_id})]
+    assert on_driver == through_core
+    [first, *_] = on_driver
+    starts_at = first[overview._SHOP_PART][1]
+    assert starts_at.tzinfo is not None  # aware, as UTCDateTime makes it
+    assert first[overview._SHOP_PART][6] is False  # download_enabled: a bool on SQLite too
+
+
+def test_reads_on_postgresql_run_outside_a_transaction(app):
+    with app.app_context():
+        connection = read_engine().raw_connection()
+        try:
+            if on_postgresql(app):
+                assert read_engine() is not db.engine
+                assert connection.driver_connection.autocommit is True
+            else:  # SQLite's driver opens no transaction for a SELECT: the app's own engine does
+                assert read_engine() is db.engine
+        finally:
+            connection.close()
+
+
+def booker_overview(smtp, deliver) -> str:
+    deliver()
+    return path_of(links_in(smtp.take_one("booker@example.com"))[0])
+
+
+@pytest.fixture
+def checked_out(app):
+    """The DB-API connections the read engine hands out, in order."""
+    connections = []
+    with app.app_context():
+        pool = read_engine().pool
+
+    def note(dbapi_connection, record, proxy):
+        connections.append(dbapi_connection)
+
+    event.listen(pool, "checkout", note)
+    yield connections
+    event.remove(pool, "checkout", note)
+
+
+def kill(app, dbapi_connection) -> None:
+    """End a pooled connection behind the pool's back, as a database restart would."""
+    if on_postgresql(app):
+        with app.app_context():
+            db.session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": dbapi_connection.info.backend_pid})
+            db.session.commit()
+    else:
+        dbapi_connection.close()
+
+
+def test_a_pooled_connection_that_died_while_idle_is_replaced_before_a_page_uses_it(
+    app, client, smtp, deliver, make_order, checked_out, monkeypatch
+):
+    make_order(tickets=2)
+    path = booker_overview(smtp, deliver)
+    assert client.get(path).status_code == 200
+    killed = checked_out[-1]
+    kill(app, killed)
+    monkeypatch.setattr(database, "PING_AFTER_IDLE_SECONDS", 0.0)
+
+    response = client.get(path)
+    assert response.status_code == 200
+    assert "Ticket 2" in response.get_data(as_text=True)
+    assert checked_out[-1] is not killed
+
+
+def test_a_connection_in_steady_use_is_not_pinged(app, client, smtp, deliver, make_order, monkeypatch):
+    make_order(tickets=1)
+    path = booker_overview(smtp, deliver)
+    pings = []
+    with app.app_context():
+        dialect = read_engine().dialect
+    real_ping = dialect.do_ping
+    monkeypatch.setattr(dialect, "do_ping", lambda connection: pings.append(connection) or real_ping(connection))
+
+    monkeypatch.setattr(database, "PING_AFTER_IDLE_SECONDS", 60.0)
+    for _ in range(3):
+        assert client.get(path).status_code == 200
+    assert pings == []
+    monkeypatch.setattr(database, "PING_AFTER_IDLE_SECONDS", 0.0)
+    assert client.get(path).status_code == 200
+    assert len(pings) == 1
