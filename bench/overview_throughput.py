@@ -3,13 +3,15 @@
     .venv/bin/python bench/overview_throughput.py [--databases sqlite,postgresql] [--rounds 2] [--duration 5]
 
 For each database (a fresh SQLite file; a scratch PostgreSQL database, default
-portal_bench on 127.0.0.1:55432): migrate it with `flask db upgrade`, create two
-10-ticket demo orders with `flask demo` (see PAGES: a fresh order, and one whose
-tickets can all be downloaded), start gunicorn with gunicorn.conf.py (rate limits
-off) serving the app, and the same gunicorn configuration serving
+portal_bench on 127.0.0.1:55432): migrate it with `flask db upgrade`, create the
+10-ticket demo orders of PAGES with `flask demo` (a fresh order; one whose
+tickets can all be downloaded; and a burst: 500 orders of one event, every
+request another booker's link), start gunicorn with gunicorn.conf.py (rate
+limits off) serving the app, and the same gunicorn configuration serving
 bench/bare_app.py; then `wrk -t1 -c8 -d5s --latency` against the bare route and
 each overview, in turn, `--rounds` times. Reports requests/s, p99 latency and
-overview / bare.
+overview / bare, and where the machine's CPU went per request (the gunicorn
+processes, wrk, and the rest: the database server, the kernel, other work).
 """
 
 from __future__ import annotations
@@ -57,33 +59,88 @@ def stop(process: subprocess.Popen) -> None:
     process.wait(timeout=30)
 
 
-def wrk(url: str, duration: int) -> tuple[float, float]:
-    """Requests/s and p99 latency in ms of `wrk -t1 -c8` against the URL."""
-    out = subprocess.run(
-        ["wrk", "-t1", "-c8", f"-d{duration}s", "--latency", url], capture_output=True, text=True, check=True
-    ).stdout
+#: wrk script for a burst: each request asks for the next path of the file named by WRK_PATHS.
+ROTATE_PATHS = """
+local paths = {}
+for line in io.lines(os.getenv("WRK_PATHS")) do paths[#paths + 1] = line end
+local next_path = 0
+request = function()
+  next_path = next_path % #paths + 1
+  return wrk.format("GET", paths[next_path])
+end
+"""
+
+
+def wrk(base: str, paths: list[str], duration: int) -> tuple[float, float]:
+    """Requests/s and p99 latency in ms of `wrk -t1 -c8` against the path (or, in turn, the paths)."""
+    command = ["wrk", "-t1", "-c8", f"-d{duration}s", "--latency"]
+    env = dict(os.environ)
+    with tempfile.TemporaryDirectory() as folder:
+        if len(paths) > 1:
+            script, listing = Path(folder) / "rotate.lua", Path(folder) / "paths"
+            script.write_text(ROTATE_PATHS)
+            listing.write_text("\n".join(paths) + "\n")
+            command += ["-s", str(script)]
+            env["WRK_PATHS"] = str(listing)
+        out = subprocess.run([*command, base + paths[0]], capture_output=True, text=True, check=True, env=env).stdout
     if "Non-2xx or 3xx responses" in out:
-        raise SystemExit(f"errors from {url}:\n{out}")
+        raise SystemExit(f"errors from {base}{paths[0]}:\n{out}")
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     value, unit = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", out, re.MULTILINE).groups()
     return rate, float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-#: The overview pages measured: `flask demo` options for a 10-ticket order in each state.
+#: The overview pages measured: `flask demo` options for 10-ticket orders in each state.
 PAGES = {
     # Just bought: every ticket open, Claim and Share on each; no forms, so no session cookie.
     "fresh": [],
     # A shop that needs no personal data: a Download form on every ticket and Download all,
     # so the page carries a CSRF token and sets a session cookie (wrk keeps no cookies).
     "downloadable": ["--no-personalisation"],
+    # After the confirmation mailing: 500 bookers of one event, each request another's link.
+    "burst of 500 bookers": ["--orders", "500"],
 }
 
 
-def demo_overview_path(env: dict[str, str], options: list[str]) -> str:
+def demo_overview_paths(env: dict[str, str], options: list[str]) -> list[str]:
     demo = subprocess.run(
         [*FLASK, "demo", "--json", "--tickets", "10", *options], cwd=ROOT, env=env, check=True, capture_output=True, text=True
     )
-    return "/" + json.loads(demo.stdout)["overview_url"].split("/", 3)[3]
+    return ["/" + url.split("/", 3)[3] for url in json.loads(demo.stdout)["overview_urls"]]
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system time of these processes so far."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
+def machine_busy_seconds() -> float:
+    """CPU time spent by the whole machine so far (all cores, everything but idle and iowait)."""
+    user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, Path("/proc/stat").read_text().split()[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(process: subprocess.Popen, base: str, paths: list[str], duration: int) -> dict[str, float]:
+    """One wrk run with the CPU it cost per request: the gunicorn processes, wrk, and the rest of the machine."""
+    pids = [process.pid, *map(int, Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split())]
+    gunicorn_before, machine_before, wrk_before = cpu_seconds(pids), machine_busy_seconds(), os.times()
+    rate, p99 = wrk(base, paths, duration)
+    gunicorn_cpu, machine_cpu = cpu_seconds(pids) - gunicorn_before, machine_busy_seconds() - machine_before
+    wrk_after = os.times()
+    wrk_cpu = (wrk_after.children_user - wrk_before.children_user) + (wrk_after.children_system - wrk_before.children_system)
+    requests_made = rate * duration
+    return {
+        "rate": rate,
+        "p99": p99,
+        "gunicorn_ms": 1000 * gunicorn_cpu / requests_made,
+        "wrk_ms": 1000 * wrk_cpu / requests_made,
+        "rest_ms": 1000 * (machine_cpu - gunicorn_cpu - wrk_cpu) / requests_made,
+    }
 
 
 def bench_database(name: str, database_url: str, rounds: int, duration: int) -> dict[str, object]:
@@ -96,41 +153,52 @@ def bench_database(name: str, database_url: str, rounds: int, duration: int) -> 
         "MAIL_KEEP_FOLDER": tempfile.mkdtemp(prefix="bench-mail-"),
     }
     subprocess.run([*FLASK, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
-    paths = {page: demo_overview_path(env, options) for page, options in PAGES.items()}
+    paths = {page: demo_overview_paths(env, options) for page, options in PAGES.items()}
     portal, portal_base = start_gunicorn("wsgi:app", env)
     try:
         bare, bare_base = start_gunicorn("bench.bare_app:app", env)
     except BaseException:
         stop(portal)
         raise
-    runs: dict[str, list[tuple[float, float]]] = {"bare": [], **{page: [] for page in paths}}
+    runs: dict[str, list[dict[str, float]]] = {"bare": [], **{page: [] for page in paths}}
     try:
-        for page, path in paths.items():
-            response = requests.get(portal_base + path, timeout=10)
-            assert response.status_code == 200 and "Summer Lights Festival" in response.text, (page, response.status_code)
-            assert ("Set-Cookie" in response.headers) == (page == "downloadable"), page
+        for page, page_paths in paths.items():
+            for path in (page_paths[0], page_paths[-1]):
+                response = requests.get(portal_base + path, timeout=10)
+                assert response.status_code == 200 and "Summer Lights Festival" in response.text, (page, response.status_code)
+                assert ("Set-Cookie" in response.headers) == (page == "downloadable"), page
         for _ in range(rounds):
-            runs["bare"].append(wrk(bare_base + "/", duration))
-            for page, path in paths.items():
-                runs[page].append(wrk(portal_base + path, duration))
+            runs["bare"].append(measured(bare, bare_base, ["/"], duration))
+            for page, page_paths in paths.items():
+                runs[page].append(measured(portal, portal_base, page_paths, duration))
     finally:
         stop(portal)
         stop(bare)
-    rates = {route: statistics.mean(rate for rate, _ in measured) for route, measured in runs.items()}
+    summary = {
+        route: {key: statistics.mean(run[key] for run in route_runs) for key in route_runs[0]} | {
+            "p99": max(run["p99"] for run in route_runs)
+        }
+        for route, route_runs in runs.items()
+    }
     return {
         "database": name,
-        "rates": rates,
-        "p99": {route: max(p99 for _, p99 in measured) for route, measured in runs.items()},
-        "ratios": {page: rates[page] / rates["bare"] for page in paths},
-        "runs": runs,
+        "summary": summary,
+        "ratios": {page: summary[page]["rate"] / summary["bare"]["rate"] for page in paths},
     }
+
+
+def describe(route: str, figures: dict[str, float]) -> str:
+    return (
+        f"{route}: {figures['rate']:.0f} req/s (p99 {figures['p99']:.1f} ms); CPU per request "
+        f"{figures['gunicorn_ms']:.2f} ms gunicorn, {figures['wrk_ms']:.2f} ms wrk, {figures['rest_ms']:.2f} ms the rest"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--postgres-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_PG_URL))
-    parser.add_argument("--rounds", type=int, default=2, help="alternating wrk runs per route")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating wrk runs per route")
     parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
     args = parser.parse_args()
     workers = os.environ.get("GUNICORN_WORKERS", str(os.cpu_count() * 2 + 1))
@@ -146,13 +214,12 @@ def main() -> None:
         for name in args.databases.split(","):
             if name == "postgresql":
                 fresh_postgres_database(urls[name])
+            load = os.getloadavg()[0]
             result = bench_database(name, urls[name], args.rounds, args.duration)
-            print(f"{name}: bare route {result['rates']['bare']:.0f} req/s (p99 {result['p99']['bare']:.1f} ms)")
+            print(f"{name} (load average {load:.1f} before, {os.getloadavg()[0]:.1f} after):")
+            print("  " + describe("bare route", result["summary"]["bare"]))
             for page, ratio in result["ratios"].items():
-                print(
-                    f"  overview, {page} 10-ticket order: {result['rates'][page]:.0f} req/s "
-                    f"(p99 {result['p99'][page]:.1f} ms) = {ratio:.0%} of the bare route"
-                )
+                print(f"  {describe('overview, ' + page, result['summary'][page])} = {ratio:.0%} of the bare route")
             failed |= min(result["ratios"].values()) < 0.5
         print("target: each overview >= 50% of the bare route's requests/s")
     if failed:

@@ -60,15 +60,27 @@ def _next_order_number() -> str:
             return number
 
 
+def _nth_address(email: str, n: int) -> str:
+    """booker@example.com, booker2@example.com, ...: the demo's bookers."""
+    if n == 1:
+        return email
+    local, _, domain = email.partition("@")
+    return f"{local}{n}@{domain}"
+
+
 @click.command("demo")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 @click.option("--tickets", default=4, show_default=True, type=click.IntRange(1, 500))
 @click.option("--email", default="booker@example.com", show_default=True, help="The booker's email.")
 @click.option("--no-download", is_flag=True, help="Create the shop with Download order enabled off.")
 @click.option("--no-personalisation", is_flag=True, help="Create the shop with personal data not required.")
+@click.option(
+    "--orders", default=1, show_default=True, type=click.IntRange(1, 10_000),
+    help="Orders of the shop, each for its own booker (booker2@…, booker3@… after the first).",
+)
 @with_appcontext
-def demo_command(as_json: bool, tickets: int, email: str, no_download: bool, no_personalisation: bool) -> None:
-    """Create a demo organizer, shop and completed order, and queue the booker's email."""
+def demo_command(as_json: bool, tickets: int, email: str, no_download: bool, no_personalisation: bool, orders: int) -> None:
+    """Create a demo organizer, shop and completed order(s), and queue the bookers' emails."""
     organizer, password = _demo_organizer()
     zone = ZoneInfo("Europe/Amsterdam")
     starts = (datetime.now(zone) + timedelta(days=60)).replace(hour=20, minute=0, second=0, microsecond=0)
@@ -87,16 +99,21 @@ def demo_command(as_json: bool, tickets: int, email: str, no_download: bool, no_
         support_contact="Support desk: support@demo.example, +31 20 123 4567",
     )
     db.session.add(shop)
-    order = create_order(
-        shop,
-        number=_next_order_number(),
-        booker=Booker(first_name="Sam", last_name="de Vries", email=email, phone="+31612345678"),
-        lines=[OrderLine(ticket_type="Weekend pass", quantity=tickets, unit_price_cents=8950)],
-    )
+    created = [
+        create_order(
+            shop,
+            number=_next_order_number(),
+            booker=Booker(first_name="Sam", last_name="de Vries", email=_nth_address(email, n), phone="+31612345678"),
+            lines=[OrderLine(ticket_type="Weekend pass", quantity=tickets, unit_price_cents=8950)],
+        )
+        for n in range(1, orders + 1)
+    ]
     db.session.commit()
+    order = created[0]
     result = {
         "order_number": order.number,
         "overview_url": links.overview_url(order),
+        "overview_urls": [links.overview_url(each) for each in created],
         "shop_id": shop.id,
         "order_id": order.id,
         "booker_email": order.booker_email,
@@ -108,6 +125,8 @@ def demo_command(as_json: bool, tickets: int, email: str, no_download: bool, no_
         return
     click.echo(f"Demo order {order.number} with {tickets} tickets for {email}.")
     click.echo(f"  Booker's overview: {result['overview_url']}")
+    if orders > 1:
+        click.echo(f"  and {orders - 1} more orders of the same shop, for {_nth_address(email, 2)} and on.")
     click.echo(f"  Backoffice login:  {DEMO_ORGANIZER_EMAIL} / {password}")
     if not current_app.config.get("MAIL_SERVER"):
         click.echo(f"  Emails are kept as .eml files in {outbox.kept_mail_folder()}")

@@ -68,6 +68,20 @@ def test_demo_flags_switch_download_and_personalisation_off(app, runner):
         assert len(db.session.get(Order, data["order_id"]).tickets) == 4
 
 
+def test_demo_orders_makes_one_shop_with_an_order_per_booker(app, runner, client, smtp, deliver):
+    result = runner.invoke(args=["demo", "--json", "--orders", "3", "--tickets", "2", "--email", "fan@example.net"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["overview_urls"][0] == data["overview_url"] and len(set(data["overview_urls"])) == 3
+    with app.app_context():
+        orders = db.session.query(Order).filter_by(shop_id=data["shop_id"]).order_by(Order.id).all()
+        assert [order.booker_email for order in orders] == ["fan@example.net", "fan2@example.net", "fan3@example.net"]
+    deliver()
+    for order, url in zip(orders, data["overview_urls"], strict=True):
+        assert path_of(url) in smtp.take_one(order.booker_email).get_body(("plain",)).get_content()
+        assert order.number in client.get(path_of(url)).get_data(as_text=True)
+
+
 def test_outbox_send_reports_and_exits_zero_when_nothing_failed(runner, make_order, smtp):
     make_order(tickets=1)
     result = runner.invoke(args=["outbox", "send"])
