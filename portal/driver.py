@@ -11,7 +11,8 @@ selected columns' own result processors, so they hold what Core would return.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,7 +40,23 @@ def _compile(dialect: Dialect, statement: Executable) -> _Compiled:
     )
 
 
+#: Called with each statement's SQL: SQLAlchemy's engine events do not see these statements.
+_observers: list[Callable[[str], None]] = []
+
+
+@contextmanager
+def observed(callback: Callable[[str], None]) -> Iterator[None]:
+    """Call `callback(sql)` for every statement run on the driver while the block runs (to count them)."""
+    _observers.append(callback)
+    try:
+        yield
+    finally:
+        _observers.remove(callback)
+
+
 def _run(cursor: Any, compiled: _Compiled, params: dict[str, Any]) -> None:
+    for observer in _observers:
+        observer(compiled.sql)
     if compiled.positions is None:
         cursor.execute(compiled.sql, params)
     else:

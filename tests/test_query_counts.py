@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import event
 
 from portal import driver, links
+from portal.database import read_engine
 from portal.extensions import db
 from portal.models import Order
 
@@ -18,21 +19,16 @@ def counting_statements(app):
     def count(conn, cursor, statement, parameters, context, executemany):
         statements.append(statement)
 
-    run_on_driver = driver._run
-
-    def count_on_driver(cursor, compiled, params):
-        statements.append(compiled.sql)
-        run_on_driver(cursor, compiled, params)
-
     with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", count)
-    driver._run = count_on_driver
+        engines = {db.engine, read_engine()}
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", count)
     try:
-        yield statements
+        with driver.observed(statements.append):
+            yield statements
     finally:
-        driver._run = run_on_driver
-        event.remove(engine, "before_cursor_execute", count)
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", count)
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from flask import render_template, template_rendered
+from flask import render_template, template_rendered, url_for
 from hypothesis import HealthCheck, given, settings, strategies as st
 from jinja2 import ChoiceLoader, DictLoader
 
@@ -45,6 +45,21 @@ def test_two_bookers_of_one_event_each_see_their_own_order_and_links(app, client
         assert token in page
     assert "NX-2026-000001" in text(ann_page) and "NX-2026-000002" not in ann_page
     assert "NX-2026-000002" in text(bob_page) and "NX-2026-000001" not in bob_page
+
+
+@pytest.mark.parametrize("personalisation", [True, False])
+def test_the_overview_links_are_the_routes_own_urls(app, client, smtp, deliver, make_order, personalisation):
+    make_order(tickets=3, personalisation_required=personalisation)
+    [path] = overview_paths(smtp, deliver, "booker@example.com")
+    token = path.split("/")[2]
+    page = client.get(path).get_data(as_text=True)
+    with app.test_request_context():
+        if personalisation:
+            expected = [url_for(f"consumer.{view}", token=token, position=n) for n in (1, 2, 3) for view in ("claim", "share")]
+            assert [link for link in hrefs(page) if link.startswith("/o/")] == expected
+        else:
+            expected = [url_for("consumer.download", token=token, position=n) for n in (1, 2, 3)]
+            assert form_actions(page) == [*expected, url_for("consumer.download_all", token=token)]
 
 
 def test_each_browser_gets_its_own_form_token_on_an_overview_from_a_stencil(app, smtp, deliver, make_shop, make_order):
