@@ -12,6 +12,8 @@ from flask_babel import get_translations
 from jinja2 import pass_eval_context
 from jinja2.nodes import EvalContext
 from markupsafe import Markup
+from werkzeug.datastructures import LanguageAccept
+from werkzeug.http import parse_accept_header
 
 #: Each language named in itself, as the switcher shows it (never translated).
 LANGUAGE_NAMES = {"en": "English", "nl": "Nederlands"}
@@ -27,13 +29,24 @@ def _language() -> str:
     languages = current_app.config["LANGUAGES"]
     if not has_request_context():
         return current_app.config["BABEL_DEFAULT_LOCALE"]
-    chosen = request.cookies.get("lang")
+    # Someone who follows a link from an email usually has no cookie yet: nothing to parse.
+    chosen = request.cookies.get("lang") if "HTTP_COOKIE" in request.environ else None
     if chosen in languages:
         return chosen
-    browser = request.accept_languages.best_match(languages)
+    browser = _browser_language(request.environ.get("HTTP_ACCEPT_LANGUAGE", ""), tuple(languages))
     if browser:
         return browser
     return g.get("shop_language") or current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+@functools.lru_cache(maxsize=512)
+def _browser_language(accept_language: str, languages: tuple[str, ...]) -> str | None:
+    """The best of our languages for an Accept-Language header.
+
+    Remembered per header: browsers send few distinct ones, and parsing and matching
+    one cost more than the rest of choosing the language.
+    """
+    return parse_accept_header(accept_language, LanguageAccept).best_match(languages)
 
 
 @functools.cache

@@ -32,11 +32,21 @@ def _serializer(purpose: str) -> URLSafeSerializer:
     return _serializer_for(purpose, (*current_app.config["SECRET_KEY_FALLBACKS"], current_app.config["SECRET_KEY"]))
 
 
+class _Signer(Signer):
+    """itsdangerous's signer, deriving each key once (it would for every signature and check)."""
+
+    @functools.lru_cache(maxsize=8)  # noqa: B019 (a few signers live as long as the process)
+    def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
+        return super().derive_key(secret_key)
+
+
 class _Serializer(URLSafeSerializer):
     """itsdangerous's URL-safe serializer, with its signer made once instead of for every token.
 
     A signer holds only the keys and the salt; every page reached by a link checks a token.
     """
+
+    default_signer = _Signer
 
     def make_signer(self, salt: str | bytes | None = None) -> Signer:
         if salt is not None and salt != self.salt:
