@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
-from functools import cache
 from pathlib import Path
 
 from flask import Flask, Response, current_app, request, url_for
@@ -14,7 +14,14 @@ FINGERPRINTED_MAX_AGE = 365 * 24 * 3600
 
 def init_app(app: Flask) -> None:
     app.jinja_env.globals["static_url"] = static_url
-    app.after_request(_cache_fingerprinted)
+    serve_static = app.view_functions["static"]
+
+    # On the static files' own view rather than after every request of every page.
+    @functools.wraps(serve_static)
+    def serve_fingerprinted(**kwargs: str) -> Response:
+        return _cache_fingerprinted(app.make_response(serve_static(**kwargs)))
+
+    app.view_functions["static"] = serve_fingerprinted
 
 
 def static_url(filename: str) -> str:
@@ -39,14 +46,14 @@ def fingerprint(filename: str, *, _debug: bool = False) -> str:
     return _fingerprint(str(Path(current_app.static_folder or "static") / filename))
 
 
-@cache
+@functools.cache
 def _fingerprint(path: str) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
 
 
 def _cache_fingerprinted(response: Response) -> Response:
     """Let browsers keep a static file for a year when it was asked for by its current fingerprint."""
-    if request.endpoint != "static" or response.status_code != 200:
+    if response.status_code != 200:
         return response
     version = request.args.get("v")
     filename = (request.view_args or {}).get("filename", "")

@@ -24,14 +24,15 @@ def init_app(app: Flask) -> None:
         "Referrer-Policy": "same-origin",
         "Permissions-Policy": "browsing-topics=()",
     }
-    force_https = app.config["FORCE_HTTPS"]
 
-    @app.before_request
-    def _redirect_plain_http():
-        # request.is_secure follows X-Forwarded-Proto only from TRUSTED_PROXIES (ProxyFix).
-        if force_https and not request.is_secure and not app.debug:
-            return redirect("https://" + request.url.split("://", 1)[1], code=302)
-        return None
+    if app.config["FORCE_HTTPS"]:
+
+        @app.before_request
+        def _redirect_plain_http():
+            # request.is_secure follows X-Forwarded-Proto only from TRUSTED_PROXIES (ProxyFix).
+            if not request.is_secure and not app.debug:
+                return redirect("https://" + request.url.split("://", 1)[1], code=302)
+            return None
 
     @app.after_request
     def _security_headers(response: Response) -> Response:
