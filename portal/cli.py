@@ -79,7 +79,9 @@ def _nth_address(email: str, n: int) -> str:
     help="Orders of the shop, each for its own booker (booker2@…, booker3@… after the first).",
 )
 @with_appcontext
-def demo_command(as_json: bool, tickets: int, email: str, no_download: bool, no_personalisation: bool, orders: int) -> None:
+def demo_command(
+    as_json: bool, tickets: int, email: str, no_download: bool, no_personalisation: bool, orders: int
+) -> None:
     """Create a demo organizer, shop and completed order(s), and queue the bookers' emails."""
     organizer, password = _demo_organizer()
     zone = ZoneInfo("Europe/Amsterdam")

@@ -72,7 +72,9 @@ def execute(dbapi_connection: Any, dialect: Dialect, statement: Executable, para
         cursor.close()
 
 
-def fetch_all(dbapi_connection: Any, dialect: Dialect, statement: Executable, params: dict[str, Any]) -> list[Sequence[Any]]:
+def fetch_all(
+    dbapi_connection: Any, dialect: Dialect, statement: Executable, params: dict[str, Any]
+) -> list[Sequence[Any]]:
     """Run a SELECT; its rows as tuples, in the order of its selected columns, with Core's values."""
     compiled = _compile(dialect, statement)
     cursor = dbapi_connection.cursor()

@@ -40,14 +40,17 @@ babel = Babel()
 limiter = Limiter(key_func=get_remote_address)
 
 
-def rate_limited(*limits: Callable[[Callable[..., Any]], Callable[..., Any]]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+View = Callable[..., Any]
+
+
+def rate_limited(*limits: Callable[[View], View]) -> Callable[[View], View]:
     """Apply Flask-Limiter decorators to a view (the first outermost), or none while RATELIMIT_ENABLED is off.
 
     Switched off, Flask-Limiter still works out every limit of a decorated view on
     each request, about as much work as a bare Flask request; load benchmarks run so.
     """
 
-    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+    def decorate(view: View) -> View:
         limited = view
         for limit in reversed(limits):
             limited = limit(limited)

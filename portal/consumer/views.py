@@ -122,9 +122,14 @@ def overview(token: str) -> str:
     _use_shop_language(order.shop)
     # The only forms on the page are Download buttons: without them, no CSRF token and no session cookie.
     form_token = generate_csrf() if order.any_downloadable else None
+    # The link token, order number and form token are what differ between orders of one shape.
     return render_stencilled(
         "consumer/overview.html",
-        lambda hole: {"order": order._replace(number=hole(order.number)), "token": hole(token), "form_token": hole(form_token)},
+        lambda hole: {
+            "order": order._replace(number=hole(order.number)),
+            "token": hole(token),
+            "form_token": hole(form_token),
+        },
     )
 
 
