@@ -19,7 +19,6 @@ import json
 import os
 import re
 import secrets
-import shlex
 import subprocess
 import sys
 import tempfile

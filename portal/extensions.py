@@ -5,7 +5,6 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import current_app
-
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address

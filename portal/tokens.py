@@ -19,6 +19,7 @@ from portal.errors import LinkExpired, LinkInvalid
 from portal.models._time import utcnow
 from portal.models.shops import Shop
 
+
 class OneShotHMAC(HMACAlgorithm):
     """itsdangerous's HMAC-SHA1, computed by OpenSSL in one call: the same signatures, faster.
 

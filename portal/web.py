@@ -5,17 +5,17 @@ from __future__ import annotations
 import functools
 
 from flask import Flask, abort, flash, redirect, render_template, request, url_for
-from flask_babel import get_locale, get_translations, gettext
 from flask.sessions import SecureCookieSessionInterface
+from flask_babel import get_locale, get_translations, gettext
 from flask_wtf.csrf import CSRFError
 from itsdangerous import URLSafeTimedSerializer
 from werkzeug.exceptions import HTTPException
 
 from portal import formatting
 from portal.errors import LinkError, PortalError
-from portal.tokens import FAST_SHA1
 from portal.extensions import db
 from portal.models import TicketStatus
+from portal.tokens import FAST_SHA1
 
 
 def init_app(app: Flask) -> None:

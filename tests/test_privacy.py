@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import Order, OrderEvent, OutgoingMessage, Shop
+from portal.models import Order, OrderEvent, OutgoingMessage
 from portal.services import history
 from tests.backoffice_pages import confirm, order_path, page, timeline
 from tests.conftest import links_in

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from portal.extensions import db
-from portal.models import Order, OutgoingMessage
+from portal.models import OutgoingMessage
 from tests.conftest import links_in
 from tests.pages import csrf_token, path_of, text
 

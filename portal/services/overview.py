@@ -11,13 +11,13 @@ personalisation.check_overview_link and downloads.may_download.
 from __future__ import annotations
 
 from collections import namedtuple
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from sqlalchemy import bindparam, select
 
 from portal import driver, tokens
-from portal.errors import LinkInvalid
 from portal.database import read_engine
+from portal.errors import LinkInvalid
 from portal.models import Order, Shop, Ticket, TicketStatus
 from portal.models.tickets import full_name
 from portal.services.downloads import may_download
