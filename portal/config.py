@@ -26,8 +26,8 @@ class Config:
     #: None means SQLite in the instance folder (filled in by the factory).
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL")
     #: hide_parameters: a failed statement's log line and traceback never show the values (personal data).
-    #: (Idle pooled connections are pinged before use: portal/database.py.)
-    SQLALCHEMY_ENGINE_OPTIONS = {"hide_parameters": True}
+    #: pool_pre_ping: a connection that died in the pool (a database restart) is replaced before use.
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
 
     MAIL_SERVER = os.environ.get("MAIL_SERVER")
     MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))

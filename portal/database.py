@@ -1,37 +1,42 @@
-"""The database connections: SQLite's settings, a check of pooled connections that sat idle,
-and the engine for reads outside a transaction."""
+"""The database connections: SQLite's settings, and the engine for the booker's overview read."""
 
 from __future__ import annotations
 
 import sqlite3
-import time
 from typing import Any
 
 from flask import Flask, current_app
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import DisconnectionError
 
 from portal.extensions import db
-
-#: A pooled connection unused for longer than this is pinged before it is handed out.
-PING_AFTER_IDLE_SECONDS = 1.0
 
 
 def init_app(app: Flask) -> None:
     with app.app_context():
         engine = db.engine
-    read_engine = engine
-    if engine.dialect.name != "sqlite":
-        read_engine = create_engine(
-            engine.url,
-            **app.config["SQLALCHEMY_ENGINE_OPTIONS"],
-            isolation_level="AUTOCOMMIT",
-            # Nothing to roll back on a connection that is never in a transaction.
-            pool_reset_on_return=None,
-        )
-        _ping_after_idle(read_engine)
-    _ping_after_idle(engine)
-    app.extensions["read_engine"] = read_engine
+    if engine.dialect.name == "sqlite" and engine.url.database in (None, "", ":memory:"):
+        # An in-memory database lives on its one connection: reads must share the app's engine.
+        app.extensions["read_engine"] = engine
+        return
+    # No ping on checkout (a round trip per request on PostgreSQL): driver.read tries again on
+    # a new connection when the one it was given turns out dead.
+    options: dict[str, Any] = {**app.config["SQLALCHEMY_ENGINE_OPTIONS"], "pool_pre_ping": False}
+    if engine.dialect.name != "sqlite":  # SQLite's driver opens no transaction for a SELECT
+        options.update(isolation_level="AUTOCOMMIT", pool_reset_on_return=None)
+    app.extensions["read_engine"] = create_engine(engine.url, **options)
+
+
+def read_engine() -> Engine:
+    """The engine for the single SELECT of the hottest page: outside a transaction, one round trip.
+
+    On PostgreSQL a SELECT in a transaction of its own costs four (the pool's ping, BEGIN,
+    the SELECT, and the ROLLBACK when the pool takes the connection back), and the ROLLBACK
+    makes psycopg forget the statements it had prepared on the server. This engine's
+    connections are in autocommit and are not pinged; it has its own pool, so the app's
+    engine keeps pinging its connections before every use. A read that must see the
+    request's own uncommitted changes goes through db.session instead.
+    """
+    return current_app.extensions["read_engine"]
 
 
 def dispose_engines() -> None:
@@ -39,42 +44,6 @@ def dispose_engines() -> None:
     db.engine.dispose()
     if read_engine() is not db.engine:
         read_engine().dispose()
-
-
-def read_engine() -> Engine:
-    """The engine for single SELECTs on the hottest pages: outside a transaction, one round trip each.
-
-    On PostgreSQL a SELECT in a transaction of its own costs three (BEGIN, the SELECT, and
-    the ROLLBACK when the pool takes the connection back), and the ROLLBACK makes psycopg
-    forget the statements it had prepared on the server; this engine's connections are in
-    autocommit. SQLite's driver opens no transaction for a SELECT: there it is the app's engine.
-    A read that must see the request's own uncommitted changes goes through db.session.
-    """
-    return current_app.extensions["read_engine"]
-
-
-def _ping_after_idle(engine: Engine) -> None:
-    """SQLAlchemy's pool_pre_ping, for connections that sat idle in the pool only.
-
-    A connection can go stale while idle (a database restart or fail-over, a proxy's
-    idle timeout); one in steady use is known good. Pinging on every checkout cost
-    PostgreSQL a round trip per request, as much as the booker's overview itself.
-    A failed ping makes the pool connect anew (DisconnectionError).
-    """
-
-    @event.listens_for(engine.pool, "checkin")
-    def note_idle_since(dbapi_connection: Any, record: Any) -> None:
-        record.info["idle_since"] = time.monotonic()
-
-    @event.listens_for(engine.pool, "checkout")
-    def ping_if_idle(dbapi_connection: Any, record: Any, proxy: Any) -> None:
-        idle_since = record.info.get("idle_since")
-        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
-            return
-        try:
-            engine.dialect.do_ping(dbapi_connection)
-        except Exception as error:  # whatever the driver raises, the connection is unusable
-            raise DisconnectionError("a pooled connection failed its ping") from error
 
 
 @event.listens_for(Engine, "connect")

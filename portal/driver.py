@@ -103,9 +103,22 @@ def fetch_all(
 
 
 def read(engine: Engine, statement: Executable, params: dict[str, Any]) -> list[Sequence[Any]]:
-    """fetch_all on a connection of the engine's pool (see database.read_engine)."""
-    connection = engine.raw_connection()
-    try:
-        return fetch_all(connection, engine.dialect, statement, params)
-    finally:
-        connection.close()
+    """fetch_all on a connection of the engine's pool (see database.read_engine).
+
+    A read can safely run again: if the connection turns out dead (the database restarted
+    or failed over since it was last used), the pool's connections are dropped and the
+    read runs once more on a new one, so that costs no request an error.
+    """
+    retries = 1
+    while True:
+        connection = engine.raw_connection()
+        try:
+            return fetch_all(connection, engine.dialect, statement, params)
+        except engine.dialect.loaded_dbapi.Error as error:
+            if not retries or not engine.dialect.is_disconnect(error, connection.dbapi_connection, None):
+                raise
+            connection.invalidate(error)
+        finally:
+            connection.close()
+        retries -= 1
+        engine.dispose()  # the pool's other connections went with the same restart
