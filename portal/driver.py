@@ -75,7 +75,7 @@ def execute(dbapi_connection: Any, dialect: Dialect, statement: Executable, para
 def fetch_all(
     dbapi_connection: Any, dialect: Dialect, statement: Executable, params: dict[str, Any]
 ) -> list[Sequence[Any]]:
-    """Run a SELECT; its rows as tuples, in the order of its selected columns, with Core's values."""
+    """Run a SELECT; its rows (sequences in the order of its selected columns) with Core's values."""
     compiled = _compile(dialect, statement)
     cursor = dbapi_connection.cursor()
     try:
@@ -99,7 +99,6 @@ def fetch_all(
             values[index] = previous[1]
         processed.append(values)
     return processed
-
 
 
 def read(engine: Engine, statement: Executable, params: dict[str, Any]) -> list[Sequence[Any]]:
