@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, literal
+from sqlalchemy import JSON, ColumnElement, ForeignKey, Index, String, Text, literal
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.extensions import db
@@ -46,12 +46,17 @@ class OutgoingMessage(db.Model):
     last_error: Mapped[str | None] = mapped_column(String(500))
 
 
-#: Queued, or claimed by a sender: what senders look at. The statuses are written into the SQL rather
-#: than bound, so that the index below can serve the claim (SQLite matches the index's condition by its
-#: text; PostgreSQL's generic plan for a prepared statement cannot see bound values).
-STILL_TO_SEND = OutgoingMessage.status.in_(
-    [literal(status, String(), literal_execute=True) for status in (MessageStatus.QUEUED, MessageStatus.SENDING)]
-)
+def status_in_sql(status: MessageStatus) -> ColumnElement[str]:
+    """A status written into the SQL rather than bound, so that the index below can serve a claim.
+
+    SQLite matches an index's condition by its text; PostgreSQL's generic plan for a
+    prepared statement cannot see bound values.
+    """
+    return literal(status, String(), literal_execute=True)
+
+
+#: Queued, or claimed by a sender: what senders look at.
+STILL_TO_SEND = OutgoingMessage.status.in_([status_in_sql(MessageStatus.QUEUED), status_in_sql(MessageStatus.SENDING)])
 # What senders claim, in id order: a claim reads the messages still to send, not the history of all
 # ever sent, and marking a message sent adds no entry to it.
 Index("ix_outgoing_message_pending", OutgoingMessage.id, postgresql_where=STILL_TO_SEND, sqlite_where=STILL_TO_SEND)

@@ -29,24 +29,13 @@ from typing import Any, Protocol
 from flask import current_app, render_template
 from flask_mail import Message, sanitize_address, sanitize_subject
 from markupsafe import escape
-from sqlalchemy import (
-    ColumnElement,
-    Connection,
-    Row,
-    String,
-    bindparam,
-    insert,
-    literal,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import ColumnElement, Connection, Row, bindparam, insert, or_, select, update
 
 from portal import driver
 from portal.extensions import db
 from portal.models import MessageStatus, Order, OrderEvent, OutgoingMessage, Ticket
 from portal.models._time import utcnow
-from portal.models.outbox import STILL_TO_SEND
+from portal.models.outbox import STILL_TO_SEND, status_in_sql
 from portal.services import downloads, history
 
 #: A claimed message whose sender has not reported back after this long is tried again.
@@ -358,16 +347,11 @@ def _deliverable(now: datetime, *, ignore_backoff: bool) -> ColumnElement[bool]:
 
     It names STILL_TO_SEND outright, so that both databases claim through that index.
     """
-    due = _status_is(MessageStatus.QUEUED)
+    due = OutgoingMessage.status == status_in_sql(MessageStatus.QUEUED)
     if not ignore_backoff:
         due = due & (OutgoingMessage.next_attempt_at <= now)
-    abandoned = _status_is(MessageStatus.SENDING) & (OutgoingMessage.claimed_until < now)
+    abandoned = (OutgoingMessage.status == status_in_sql(MessageStatus.SENDING)) & (OutgoingMessage.claimed_until < now)
     return STILL_TO_SEND & or_(due, abandoned)
-
-
-def _status_is(status: MessageStatus) -> ColumnElement[bool]:
-    # In the SQL text rather than bound, as in STILL_TO_SEND.
-    return OutgoingMessage.status == literal(status, String(), literal_execute=True)
 
 
 def _claim_batch(
