@@ -20,8 +20,6 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from sqlalchemy import event  # noqa: E402
-
 from bench.common import machine  # noqa: E402
 from bench.scratch_app import make_order, scratch_app  # noqa: E402
 
@@ -60,24 +58,12 @@ def paths(app, order_id: int) -> dict[str, str]:
 
 def statement_count(app, client, path: str) -> int:
     """The number of SQL statements one rendering of the page sends (through SQLAlchemy and on the driver)."""
-    from portal import driver
-    from portal.database import read_engine
-    from portal.extensions import db
+    from portal.database import observed_statements
 
     assert client.get(path).status_code == 200, path  # warm up
-    statements = []
-    with app.app_context():
-        engines = {db.engine, read_engine()}
-
-    def count(*args):
-        statements.append(1)
-
-    for engine in engines:
-        event.listen(engine, "before_cursor_execute", count)
-    with driver.observed(count):
+    statements: list[str] = []
+    with observed_statements(app, statements.append):
         client.get(path)
-    for engine in engines:
-        event.remove(engine, "before_cursor_execute", count)
     return len(statements)
 
 

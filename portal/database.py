@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from flask import Flask, current_app
 from sqlalchemy import Engine, create_engine, event
 
+from portal import driver
 from portal.extensions import db
 
 
@@ -44,6 +47,29 @@ def dispose_engines() -> None:
     db.engine.dispose()
     if read_engine() is not db.engine:
         read_engine().dispose()
+
+
+@contextmanager
+def observed_statements(app: Flask, callback: Callable[[str], None]) -> Iterator[None]:
+    """Call `callback(sql)` for every statement the app sends while the block runs (to count them).
+
+    Through SQLAlchemy on both engines, and on the DB-API cursor (portal.driver), which
+    SQLAlchemy's events do not see.
+    """
+
+    def before_cursor_execute(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        callback(statement)
+
+    with app.app_context():
+        engines = {db.engine, read_engine()}
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", before_cursor_execute)
+    try:
+        with driver.observed(callback):
+            yield
+    finally:
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", before_cursor_execute)
 
 
 @event.listens_for(Engine, "connect")

@@ -3,10 +3,8 @@
 from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event
-
-from portal import driver, links
-from portal.database import read_engine
+from portal import links
+from portal.database import observed_statements
 from portal.extensions import db
 from portal.models import Order
 
@@ -15,20 +13,8 @@ from portal.models import Order
 def counting_statements(app):
     """Count the SQL statements the app sends while the block runs: through SQLAlchemy and on the driver."""
     statements: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    with app.app_context():
-        engines = {db.engine, read_engine()}
-    for engine in engines:
-        event.listen(engine, "before_cursor_execute", count)
-    try:
-        with driver.observed(statements.append):
-            yield statements
-    finally:
-        for engine in engines:
-            event.remove(engine, "before_cursor_execute", count)
+    with observed_statements(app, statements.append):
+        yield statements
 
 
 @pytest.fixture
