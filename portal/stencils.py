@@ -132,19 +132,20 @@ def render_stencilled(template: str, make_context: ContextMaker) -> str:
     The context's values must be hashable (frozen records, tuples, strings): together
     they are the page's shape.
     """
+    def rendered_in_full() -> str:
+        return render_template(template, **make_context(_as_is))
+
     # A page with messages to show is rendered in full (and shows them once, as always).
     if get_flashed_messages():
-        return render_template(template, **make_context(_as_is))
+        return rendered_in_full()
     holes = _Holes()
     marked = make_context(holes)
     shape = _Shape((template, str(get_locale()), request.script_root, tuple(marked.items())))
     stencils = _stencils()
     known, stencil = stencils.get(shape)
     if known:
-        if stencil is None:
-            return render_template(template, **make_context(_as_is))
-        return stencil.fill(holes.values)
-    page = render_template(template, **make_context(_as_is))
+        return rendered_in_full() if stencil is None else stencil.fill(holes.values)
+    page = rendered_in_full()
     candidate = Stencil(render_template(template, **marked))
     stencils.put(shape, candidate if candidate.fill(holes.values) == page else None)
     return page
