@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Dialect, Engine, Executable
+from sqlalchemy import Connection, Dialect, Engine, Executable, Table, bindparam, insert
 
 
 @dataclass(frozen=True)
@@ -99,6 +99,82 @@ def fetch_all(
             values[index] = previous[1]
         processed.append(values)
     return processed
+
+
+@dataclass(frozen=True)
+class _InsertPlan:
+    sql: str
+    #: The columns' names, in the order the statement takes their values.
+    order: tuple[str, ...]
+    #: The Python-side defaults of the columns the rows leave out: (is a function, the value or function).
+    defaults: tuple[tuple[bool, Any], ...]
+    #: Where each value of `order` is in a row's values followed by its defaults' values.
+    permutation: tuple[int, ...] | None
+    #: (index in `order`, the column type's bind processor), for the columns that have one.
+    converted: tuple[tuple[int, Callable[[Any], Any]], ...]
+
+
+@functools.cache
+def _insert_plan(dialect: Dialect, table: Table, names: tuple[str, ...]) -> _InsertPlan:
+    defaulted = [column for column in table.columns if column.name not in names and column.default is not None]
+    for column in defaulted:
+        if not (column.default.is_scalar or column.default.is_callable):
+            raise TypeError(f"insert_many cannot fill in {column}: its default is neither a value nor a function")
+    given = [*names, *(column.name for column in defaulted)]
+    compiled = insert(table).values({name: bindparam(name, type_=table.c[name].type) for name in given}).compile(
+        dialect=dialect
+    )
+    order = tuple(compiled.positiontup) if compiled.positional else tuple(given)
+    if sorted(order) != sorted(given):
+        raise TypeError(f"insert_many: the statement does not take one value per column: {compiled}")
+    permutation = tuple(given.index(name) for name in order)
+    processors = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in order]
+    return _InsertPlan(
+        sql=str(compiled),
+        order=order,
+        defaults=tuple((column.default.is_callable, column.default.arg) for column in defaulted),
+        permutation=None if permutation == tuple(range(len(order))) else permutation,
+        converted=tuple((index, processor) for index, processor in enumerate(processors) if processor is not None),
+    )
+
+
+def insert_many(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """What `connection.execute(insert(table), rows)` writes, in one executemany on the DB-API cursor.
+
+    For the bulk INSERTs of an import, where SQLAlchemy's work per row (its parameters,
+    defaults and type conversions, column by column) cost as much as the database's.
+    The rows are dicts with the same keys. A column they leave out gets its Python-side
+    default as Core gives it: a value, or a function called for each row (without an
+    execution context). Each value goes through its column type's bind processor, once
+    per distinct object: a timestamp that a chunk's rows share is converted once.
+    """
+    if not rows:
+        return
+    names = tuple(rows[0])
+    plan = _insert_plan(connection.dialect, table, names)
+    defaults, permutation, converted = plan.defaults, plan.permutation, plan.converted
+    positional = connection.dialect.positional
+    last: dict[int, tuple[Any, Any]] = {}
+    params = []
+    for row in rows:
+        values = [row[name] for name in names]
+        values.extend(default(None) if is_callable else default for is_callable, default in defaults)
+        if permutation is not None:
+            values = [values[index] for index in permutation]
+        for index, processor in converted:
+            raw = values[index]
+            previous = last.get(index)
+            if previous is None or previous[0] is not raw:
+                previous = last[index] = (raw, processor(raw))
+            values[index] = previous[1]
+        params.append(values if positional else dict(zip(plan.order, values)))
+    for observer in _observers:
+        observer(plan.sql)
+    cursor = connection.connection.dbapi_connection.cursor()
+    try:
+        cursor.executemany(plan.sql, params)
+    finally:
+        cursor.close()
 
 
 def read(engine: Engine, statement: Executable, params: dict[str, Any]) -> list[Sequence[Any]]:

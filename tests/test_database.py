@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event, select, text
+from datetime import UTC, datetime
+
+from sqlalchemy import event, insert, select, text
 
 from portal import driver
 from portal.database import read_engine
 from portal.extensions import db
+from portal.models import OrderEvent, OutgoingMessage, Ticket
 from portal.services import overview
 from tests.conftest import links_in
 from tests.pages import path_of
@@ -27,6 +30,64 @@ def test_a_statement_on_the_driver_reads_what_core_reads(app, make_order, make_s
     starts_at = first[overview._SHOP_PART][1]
     assert starts_at.tzinfo is not None  # aware, as UTCDateTime makes it
     assert first[overview._SHOP_PART][6] is False  # download_enabled: a bool on SQLite too
+
+
+
+def written_by_core_and_by_the_driver(table, rows_for):
+    """The rows that `insert(table)` and driver.insert_many write for the same input (but their kind), without ids."""
+    connection = db.session.connection()
+    connection.execute(insert(table), rows_for("core"))
+    driver.insert_many(connection, table, rows_for("driver"))
+    written = {}
+    for how in ("core", "driver"):
+        rows = connection.execute(select(table).where(table.c.kind == how).order_by(table.c.id)).mappings()
+        written[how] = [{key: value for key, value in row.items() if key not in ("id", "kind")} for row in rows]
+    return written["core"], written["driver"]
+
+
+def test_insert_many_writes_what_core_writes(app, make_order):
+    """Values, JSON, timestamps and every column's default, on whichever database the suite runs."""
+    order_id = make_order(tickets=1)
+    moment = datetime(2026, 12, 1, 10, 30, 15, 123456, tzinfo=UTC)
+    with app.app_context():
+        events = lambda kind: [  # noqa: E731
+            {"order_id": order_id, "ticket_id": None, "kind": kind, "actor": "system", "actor_label": label,
+             "details": details, "created_at": moment}
+            for label, details in [(None, {}), ("staff@example.com", {"tickets": 3, "fields": ["email", "Zoë"]})]
+        ]
+        core, on_driver = written_by_core_and_by_the_driver(OrderEvent.__table__, events)
+        assert on_driver == core
+        assert on_driver[1]["details"] == {"tickets": 3, "fields": ["email", "Zoë"]}
+        assert on_driver[0]["created_at"] == moment
+
+        # Left out: status, attempts, created_at, next_attempt_at (defaults), attach_ticket_ids (JSON null).
+        messages = lambda kind: [  # noqa: E731
+            {"order_id": order_id, "ticket_id": None, "kind": kind, "recipient": f"{n}@example.com",
+             "subject": "Über", "body_text": "text", "body_html": "<p>html</p>", "attach_ticket_ids": ids}
+            for n, ids in [(1, None), (2, [4, 5])]
+        ]
+        core, on_driver = written_by_core_and_by_the_driver(OutgoingMessage.__table__, messages)
+        for row in core + on_driver:
+            for stamp in (row.pop("created_at"), row.pop("next_attempt_at")):
+                assert abs(stamp - datetime.now(UTC)).total_seconds() < 60  # now, and timezone-aware
+            assert row["status"] == "queued" and row["attempts"] == 0
+        assert on_driver == core
+        db.session.rollback()
+
+
+def test_insert_many_calls_a_default_function_for_each_row(app, make_order):
+    order_id = make_order(tickets=1)
+    with app.app_context():
+        tickets = [{"order_id": order_id, "position": p, "ticket_type": "Day", "price_cents": 4500} for p in (2, 3)]
+        driver.insert_many(db.session.connection(), Ticket.__table__, tickets)
+        rows = db.session.execute(
+            select(Ticket.position, Ticket.barcode, Ticket.status, Ticket.share_version)
+            .where(Ticket.order_id == order_id, Ticket.position > 1)
+            .order_by(Ticket.position)
+        ).all()
+        assert [(row.position, row.status, row.share_version) for row in rows] == [(2, "open", 0), (3, "open", 0)]
+        assert len({row.barcode for row in rows}) == 2 and all(len(row.barcode) == 32 for row in rows)
+        db.session.rollback()
 
 
 def test_the_overview_reads_on_an_engine_of_its_own_outside_a_transaction(app):

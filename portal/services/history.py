@@ -2,10 +2,10 @@
 
 from typing import Any
 
-from sqlalchemy import insert
-
+from portal import driver
 from portal.extensions import db
 from portal.models import Order, OrderEvent, Ticket
+from portal.models._time import utcnow
 
 # What happened (OrderEvent.kind), as shown on the timeline.
 ORDER_CREATED = "order_created"
@@ -74,5 +74,5 @@ def event_row(
 
 def record_many(rows: list[dict[str, Any]]) -> None:
     """Add event_row()s to their orders' timelines in one statement, in the caller's transaction."""
-    if rows:
-        db.session.execute(insert(OrderEvent.__table__), rows)
+    now = utcnow()  # one moment for them all, converted for the database once
+    driver.insert_many(db.session.connection(), OrderEvent.__table__, [{**row, "created_at": now} for row in rows])

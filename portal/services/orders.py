@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from flask_babel import force_locale, gettext
 from sqlalchemy import ColumnElement, insert, update
 
-from portal import links
+from portal import driver, links
 from portal.errors import OrderCancelled, PersonalisationNotRequired, PortalError
 from portal.extensions import db
 from portal.models import Order, OrderStatus, Shop, Ticket, TicketStatus
@@ -120,8 +120,7 @@ def create_orders(
                 )
         events.append(history.event_row(order_id, kind, actor=created_by, actor_label=actor_label, tickets=position))
     # The column defaults (barcode, status, created_at) apply per row, as for ORM objects.
-    if tickets:
-        db.session.execute(insert(Ticket.__table__), tickets)
+    driver.insert_many(db.session.connection(), Ticket.__table__, tickets)
     history.record_many(events)
     queue_rendered(overview_link_emails(shop, rows))
     return [row["id"] for row in rows]

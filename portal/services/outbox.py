@@ -124,8 +124,12 @@ def queue_email(
 
 def queue_rendered(messages: Sequence[dict[str, Any]]) -> None:
     """Queue rendered emails (render_email's rows) in one statement, in the caller's transaction."""
-    if messages:
-        db.session.execute(insert(OutgoingMessage.__table__), list(messages))
+    now = utcnow()  # one moment for them all, converted for the database once
+    driver.insert_many(
+        db.session.connection(),
+        OutgoingMessage.__table__,
+        [{**message, "created_at": now, "next_attempt_at": now} for message in messages],
+    )
 
 
 class Stencil:
