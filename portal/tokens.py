@@ -9,10 +9,14 @@ from the event (not stored in the token), so it follows the event's date.
 import functools
 import hashlib
 import hmac
+import json
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from flask import current_app
-from itsdangerous import BadData, Signer, URLSafeSerializer
+from itsdangerous import BadData, Serializer, Signer, URLSafeSerializer
+from itsdangerous.encoding import base64_encode
 from itsdangerous.signer import HMACAlgorithm
 
 from portal.errors import LinkExpired, LinkInvalid
@@ -36,6 +40,20 @@ class OneShotHMAC(HMACAlgorithm):
 
 #: Signer options for every signer of the portal's (links and sessions).
 FAST_SHA1 = {"digest_method": hashlib.sha1, "algorithm": OneShotHMAC()}
+
+
+class _CompactJSON:
+    """itsdangerous's compact JSON with its encoder made once: the same text.
+
+    Given options, json.dumps builds an encoder for every call; an import signs a link per order.
+    """
+
+    _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    loads = staticmethod(json.loads)
+
+    @staticmethod
+    def dumps(obj: Any) -> str:
+        return _CompactJSON._encode(obj)
 
 OVERVIEW = "overview"
 SHARE = "share"
@@ -73,15 +91,46 @@ class _Serializer(URLSafeSerializer):
     def _signer(self) -> Signer:
         return super().make_signer()
 
+    def dump_payload(self, obj: Any) -> bytes:
+        """The payload as itsdangerous writes it, without asking zlib when zlib cannot shorten it.
+
+        itsdangerous compresses every payload and keeps the result only if it is shorter;
+        for a link's ten-odd bytes that try costs more than the rest of the token (zlib sets
+        up its whole state for each call). Deflate shortens nothing without a repeated
+        three-byte run (its shortest match), and a short payload cannot pay for a Huffman
+        table either: such a payload is left as it is, which is what itsdangerous would do.
+        """
+        json = Serializer.dump_payload(self, obj)
+        if len(json) <= _SURELY_INCOMPRESSIBLE_MAX and not _has_repeated_triple(json):
+            return base64_encode(json)
+        return super().dump_payload(obj)
+
+
+#: Payloads this short without a repeated three-byte run come out of zlib longer than they went in.
+#: A link's payload is at most 23 bytes ([2147483647,2147483647]). The hardest such input for
+#: deflate, a de Bruijn sequence of few letters, first gets shorter at 30 bytes (tests/test_tokens.py).
+_SURELY_INCOMPRESSIBLE_MAX = 24
+
+
+def _has_repeated_triple(data: bytes) -> bool:
+    triples = {data[i : i + 3] for i in range(len(data) - 2)}
+    return len(triples) < len(data) - 2
+
 
 @functools.lru_cache(maxsize=16)
 def _serializer_for(purpose: str, keys: tuple[str | bytes, ...]) -> URLSafeSerializer:
     # Made once per purpose and keys rather than per token: an import signs thousands.
-    return _Serializer(list(keys), salt=f"portal.{purpose}", signer_kwargs=FAST_SHA1)
+    return _Serializer(list(keys), salt=f"portal.{purpose}", serializer=_CompactJSON, signer_kwargs=FAST_SHA1)
 
 
 def make_token(purpose: str, object_id: int, version: int) -> str:
     return _serializer(purpose).dumps([object_id, version])
+
+
+def token_maker(purpose: str) -> Callable[[int, int], str]:
+    """make_token for one purpose, its serializer looked up once: for signing many links in a row."""
+    dumps = _serializer(purpose).dumps
+    return lambda object_id, version: dumps([object_id, version])
 
 
 def read_token(purpose: str, token: str) -> tuple[int, int]:

@@ -285,11 +285,12 @@ def overview_link_emails(
     placeholders = {getattr(stand_in, name): name for name in _STENCIL_FIELDS}
     placeholders[tokens.make_token(tokens.OVERVIEW, stand_in.id, stand_in.personalisation_version)] = "token"
     stencil = Stencil(overview_link_email(stand_in, kind=kind), placeholders)
+    link_token = tokens.token_maker(tokens.OVERVIEW)
 
     def fill(row: Mapping[str, Any]) -> dict[str, Any]:
         values = {name: row[name] for name in _STENCIL_FIELDS}
         # Only the token differs between two orders' links (checked below like the rest).
-        values["token"] = tokens.make_token(tokens.OVERVIEW, row["id"], row["personalisation_version"])
+        values["token"] = link_token(row["id"], row["personalisation_version"])
         return stencil.fill(values, order_id=row["id"])
 
     emails = [fill(orders[0])]
