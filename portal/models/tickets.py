@@ -35,17 +35,20 @@ def new_barcode() -> str:
 
 
 class Ticket(db.Model):
+    # Its index also finds an order's tickets (order_id leads): the one index on order_id.
+    # No other column is indexed: nothing looks tickets up by status or holder, and every
+    # index costs each of an import's hundreds of thousands of INSERTs.
     __table_args__ = (UniqueConstraint("order_id", "position"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    order_id: Mapped[int] = mapped_column(ForeignKey("order.id"), index=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("order.id"))
     #: 1-based number of the ticket within its order; used in the booker's URLs.
     position: Mapped[int]
     ticket_type: Mapped[str] = mapped_column(String(100))
     price_cents: Mapped[int]
     #: Encoded in the QR code. Replaced whenever the holder changes, so an old PDF stops working.
     barcode: Mapped[str] = mapped_column(String(64), unique=True, default=new_barcode)
-    status: Mapped[str] = mapped_column(String(20), default=TicketStatus.OPEN, index=True)
+    status: Mapped[str] = mapped_column(String(20), default=TicketStatus.OPEN)
 
     #: Carried in the ticket's share link; bumping it revokes the link.
     share_version: Mapped[int] = mapped_column(default=0)
@@ -57,7 +60,7 @@ class Ticket(db.Model):
 
     holder_first_name: Mapped[str | None] = mapped_column(String(100))
     holder_last_name: Mapped[str | None] = mapped_column(String(100))
-    holder_email: Mapped[str | None] = mapped_column(String(254), index=True)
+    holder_email: Mapped[str | None] = mapped_column(String(254))
     #: E.164.
     holder_phone: Mapped[str | None] = mapped_column(String(20))
     holder_date_of_birth: Mapped[date | None] = mapped_column(Date)
