@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, Engine, Executable, Table, bindparam, insert
+from sqlalchemy import Connection, Dialect, Engine, Executable, Table, bindparam, insert, text
 
 
 @dataclass(frozen=True)
@@ -104,6 +104,8 @@ def fetch_all(
 @dataclass(frozen=True)
 class _InsertPlan:
     sql: str
+    #: On PostgreSQL, the same rows as a COPY: one stream, no statement per row.
+    copy_sql: str | None
     #: The columns' names, in the order the statement takes their values.
     order: tuple[str, ...]
     #: The Python-side defaults of the columns the rows leave out: (is a function, the value or function).
@@ -129,8 +131,11 @@ def _insert_plan(dialect: Dialect, table: Table, names: tuple[str, ...]) -> _Ins
         raise TypeError(f"insert_many: the statement does not take one value per column: {compiled}")
     permutation = tuple(given.index(name) for name in order)
     processors = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in order]
+    quote = dialect.identifier_preparer.quote
+    copy_sql = f"COPY {dialect.identifier_preparer.format_table(table)} ({', '.join(map(quote, order))}) FROM STDIN"
     return _InsertPlan(
         sql=str(compiled),
+        copy_sql=copy_sql if dialect.name == "postgresql" else None,
         order=order,
         defaults=tuple((column.default.is_callable, column.default.arg) for column in defaulted),
         permutation=None if permutation == tuple(range(len(order))) else permutation,
@@ -139,10 +144,12 @@ def _insert_plan(dialect: Dialect, table: Table, names: tuple[str, ...]) -> _Ins
 
 
 def insert_many(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """What `connection.execute(insert(table), rows)` writes, in one executemany on the DB-API cursor.
+    """What `connection.execute(insert(table), rows)` writes, in one executemany on the DB-API cursor
+    (on PostgreSQL, one COPY).
 
     For the bulk INSERTs of an import, where SQLAlchemy's work per row (its parameters,
-    defaults and type conversions, column by column) cost as much as the database's.
+    defaults and type conversions, column by column) cost as much as the database's,
+    and on PostgreSQL so did psycopg's for a statement per row.
     The rows are dicts with the same keys. A column they leave out gets its Python-side
     default as Core gives it: a value, or a function called for each row (without an
     execution context). Each value goes through its column type's bind processor, once
@@ -167,14 +174,40 @@ def insert_many(connection: Connection, table: Table, rows: Sequence[dict[str, A
             if previous is None or previous[0] is not raw:
                 previous = last[index] = (raw, processor(raw))
             values[index] = previous[1]
-        params.append(values if positional else dict(zip(plan.order, values)))
+        params.append(values if positional or plan.copy_sql else dict(zip(plan.order, values)))
     for observer in _observers:
-        observer(plan.sql)
+        observer(plan.copy_sql or plan.sql)
     cursor = connection.connection.dbapi_connection.cursor()
     try:
-        cursor.executemany(plan.sql, params)
+        if plan.copy_sql:
+            with cursor.copy(plan.copy_sql) as copy:
+                for values in params:
+                    copy.write_row(values)
+        else:
+            cursor.executemany(plan.sql, params)
     finally:
         cursor.close()
+
+
+def insert_with_ids(connection: Connection, table: Table, rows: Sequence[dict[str, Any]], *, key: str) -> dict[Any, int]:
+    """INSERT rows into a table whose primary key is a generated integer "id"; the new ids by each row's `key`.
+
+    On PostgreSQL the ids are drawn from the column's sequence first and the rows go in by
+    COPY (insert_many); elsewhere by one INSERT … RETURNING, whose rows come back in no set
+    order (asking SQLite for one costs a statement per row): hence a unique key to match them.
+    """
+    if not rows:
+        return {}
+    if connection.dialect.name == "postgresql":
+        drawn = connection.execute(
+            text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :count)"),
+            {"table": connection.dialect.identifier_preparer.format_table(table), "count": len(rows)},
+        )
+        ids = sorted(drawn.scalars())  # in the rows' order, as a sequence of INSERTs would give them
+        insert_many(connection, table, [{**row, "id": new_id} for row, new_id in zip(rows, ids, strict=True)])
+        return {row[key]: new_id for row, new_id in zip(rows, ids, strict=True)}
+    returned = connection.execute(insert(table).returning(table.c.id, table.c[key]), rows)
+    return {row_key: new_id for new_id, row_key in returned}
 
 
 def read(engine: Engine, statement: Executable, params: dict[str, Any]) -> list[Sequence[Any]]:

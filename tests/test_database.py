@@ -10,7 +10,7 @@ from sqlalchemy import event, insert, select, text
 from portal import driver
 from portal.database import read_engine
 from portal.extensions import db
-from portal.models import OrderEvent, OutgoingMessage, Ticket
+from portal.models import Order, OrderEvent, OutgoingMessage, Ticket
 from portal.services import overview
 from tests.conftest import links_in
 from tests.pages import path_of
@@ -87,6 +87,24 @@ def test_insert_many_calls_a_default_function_for_each_row(app, make_order):
         ).all()
         assert [(row.position, row.status, row.share_version) for row in rows] == [(2, "open", 0), (3, "open", 0)]
         assert len({row.barcode for row in rows}) == 2 and all(len(row.barcode) == 32 for row in rows)
+        db.session.rollback()
+
+
+
+def test_insert_with_ids_gives_each_row_its_own_id_in_the_rows_order(app, make_order, make_shop):
+    shop_id = make_shop()
+    make_order(tickets=1, shop_id=shop_id)  # ids already taken
+    rows = [
+        {"shop_id": shop_id, "number": number, "booker_first_name": "Sam", "booker_last_name": "de Vries",
+         "booker_email": "sam@example.com", "booker_phone": None, "personalisation_version": 1}
+        for number in ("ZZ-3", "AA-1", "MM-2")
+    ]
+    with app.app_context():
+        ids = driver.insert_with_ids(db.session.connection(), Order.__table__, rows, key="number")
+        written = dict(db.session.execute(select(Order.number, Order.id).where(Order.number.in_(ids))).all())
+        assert ids == written
+        assert ids["ZZ-3"] < ids["AA-1"] < ids["MM-2"]  # file order, as the backoffice lists them
+        assert db.session.get(Order, ids["AA-1"]).status == "completed"  # the columns' defaults
         db.session.rollback()
 
 

@@ -23,6 +23,10 @@ class OrderStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
+#: An order's personalisation_version when it is created.
+FIRST_PERSONALISATION_VERSION = 1
+
+
 class Order(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shop.id"), index=True)
@@ -39,7 +43,7 @@ class Order(db.Model):
     booker_phone: Mapped[str | None] = mapped_column(String(20))
 
     #: Carried in every overview link; bumping it (reopen, cancel) revokes them all.
-    personalisation_version: Mapped[int] = mapped_column(default=1)
+    personalisation_version: Mapped[int] = mapped_column(default=FIRST_PERSONALISATION_VERSION)
 
     shop: Mapped[Shop] = relationship(back_populates="orders")
     tickets: Mapped[list[Ticket]] = relationship(

@@ -11,12 +11,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from flask_babel import force_locale, gettext
-from sqlalchemy import ColumnElement, insert, update
+from sqlalchemy import ColumnElement, update
 
 from portal import driver, links
 from portal.errors import OrderCancelled, PersonalisationNotRequired, PortalError
 from portal.extensions import db
 from portal.models import Order, OrderStatus, Shop, Ticket, TicketStatus
+from portal.models.orders import FIRST_PERSONALISATION_VERSION
 from portal.models._time import utcnow
 from portal.models.tickets import new_barcode
 from portal.services import downloads, history
@@ -90,22 +91,17 @@ def create_orders(
             "booker_last_name": new.booker.last_name,
             "booker_email": new.booker.email,
             "booker_phone": new.booker.phone,
+            "personalisation_version": FIRST_PERSONALISATION_VERSION,
         }
         for new in new_orders
     ]
-    # Core, not ORM: the ORM splits a bulk INSERT wherever a value is None (booker_phone).
-    # RETURNING's rows come in no set order (asking for one costs a statement per row on SQLite).
-    table = Order.__table__
-    returned = db.session.execute(
-        insert(table).returning(table.c.id, table.c.number, table.c.personalisation_version), rows
-    )
-    written = {number: (order_id, version) for order_id, number, version in returned}
+    # Not through the ORM, which splits a bulk INSERT wherever a value is None (booker_phone).
+    ids = driver.insert_with_ids(db.session.connection(), Order.__table__, rows, key="number")
 
     tickets: list[dict[str, object]] = []
     events = []
     for row, new in zip(rows, new_orders, strict=True):
-        order_id, row["personalisation_version"] = written[new.number]
-        row["id"] = order_id
+        order_id = row["id"] = ids[new.number]
         position = 0
         for line in new.lines:
             for _ in range(line.quantity):
