@@ -26,10 +26,11 @@ def test_a_statement_on_the_driver_reads_what_core_reads(app, make_order, make_s
         through_core = [tuple(row) for row in db.session.execute(overview._OVERVIEW, {"order_id": order_id})]
         on_driver = [tuple(row) for row in driver.read(read_engine(), overview._OVERVIEW, {"order_id": order_id})]
     assert on_driver == through_core
-    [first, *_] = on_driver
-    starts_at = first[overview._SHOP_PART][1]
+    [row] = on_driver
+    starts_at = row[overview._SHOP_PART][1]
     assert starts_at.tzinfo is not None  # aware, as UTCDateTime makes it
-    assert first[overview._SHOP_PART][6] is False  # download_enabled: a bool on SQLite too
+    assert row[overview._SHOP_PART][6] is False  # download_enabled: a bool on SQLite too
+    assert sorted(ticket[0] for ticket in row[overview._TICKETS]) == [1, 2, 3]  # the tickets, as JSON
 
 
 
