@@ -65,14 +65,14 @@ def create_app(config: type[Config] = Config, overrides: dict[str, Any] | None =
 
 def _secure_transport(app: Flask) -> None:
     """Trust the configured proxies' X-Forwarded-* headers, and send the security headers."""
-    proxies = app.config["TRUSTED_PROXIES"]
-    if proxies > 0:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies)
     https = app.config["FORCE_HTTPS"]
     if https:
         app.config["SESSION_COOKIE_SECURE"] = True
         app.config["PREFERRED_URL_SCHEME"] = "https"
-    headers.init_app(app)
+    headers.init_app(app)  # inside ProxyFix: it sees the scheme ProxyFix found
+    proxies = app.config["TRUSTED_PROXIES"]
+    if proxies > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies)
 
 
 def _fill_in_defaults(app: Flask) -> None:
