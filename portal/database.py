@@ -23,9 +23,15 @@ def init_app(app: Flask) -> None:
         return
     # No ping on checkout (a round trip per request on PostgreSQL): driver.read tries again on
     # a new connection when the one it was given turns out dead.
-    options: dict[str, Any] = {**app.config["SQLALCHEMY_ENGINE_OPTIONS"], "pool_pre_ping": False}
-    if engine.dialect.name != "sqlite":  # SQLite's driver opens no transaction for a SELECT
-        options.update(isolation_level="AUTOCOMMIT", pool_reset_on_return=None)
+    # Nothing to roll back when the pool takes a connection back: it only ever ran a SELECT
+    # outside a transaction (SQLite's driver opens none for a SELECT; PostgreSQL's is in autocommit).
+    options: dict[str, Any] = {
+        **app.config["SQLALCHEMY_ENGINE_OPTIONS"],
+        "pool_pre_ping": False,
+        "pool_reset_on_return": None,
+    }
+    if engine.dialect.name != "sqlite":
+        options["isolation_level"] = "AUTOCOMMIT"
     app.extensions["read_engine"] = create_engine(engine.url, **options)
 
 

@@ -26,17 +26,19 @@ def select_locale() -> Locale:
 
 
 def _language() -> str:
-    languages = current_app.config["LANGUAGES"]
+    config = current_app.config
     if not has_request_context():
-        return current_app.config["BABEL_DEFAULT_LOCALE"]
+        return config["BABEL_DEFAULT_LOCALE"]
+    languages = config["LANGUAGES"]
+    environ = request.environ
     # Someone who follows a link from an email usually has no cookie yet: nothing to parse.
-    chosen = request.cookies.get("lang") if "HTTP_COOKIE" in request.environ else None
+    chosen = request.cookies.get("lang") if "HTTP_COOKIE" in environ else None
     if chosen in languages:
         return chosen
-    browser = _browser_language(request.environ.get("HTTP_ACCEPT_LANGUAGE", ""), tuple(languages))
+    browser = _browser_language(environ.get("HTTP_ACCEPT_LANGUAGE", ""), tuple(languages))
     if browser:
         return browser
-    return g.get("shop_language") or current_app.config["BABEL_DEFAULT_LOCALE"]
+    return g.get("shop_language") or config["BABEL_DEFAULT_LOCALE"]
 
 
 @functools.lru_cache(maxsize=512)
