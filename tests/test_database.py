@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import event, insert, select, text
 
-from portal import driver
+from portal import driver, tokens
 from portal.database import read_engine
 from portal.extensions import db
 from portal.models import Order, OrderEvent, OutgoingMessage, Ticket
@@ -107,6 +107,19 @@ def test_insert_with_ids_gives_each_row_its_own_id_in_the_rows_order(app, make_o
         assert ids["ZZ-3"] < ids["AA-1"] < ids["MM-2"]  # file order, as the backoffice lists them
         assert db.session.get(Order, ids["AA-1"]).status == "completed"  # the columns' defaults
         db.session.rollback()
+
+
+
+def test_an_order_without_tickets_reads_as_one_with_none(app, make_order):
+    order_id = make_order(tickets=2)
+    with app.app_context():
+        db.session.execute(Ticket.__table__.delete().where(Ticket.order_id == order_id))
+        db.session.commit()
+        [row] = driver.read(read_engine(), overview._OVERVIEW, {"order_id": order_id})
+        assert not row[overview._TICKETS]  # [] on SQLite, NULL on PostgreSQL
+        order = db.session.get(Order, order_id)
+        token = tokens.make_token(tokens.OVERVIEW, order_id, order.personalisation_version)
+        assert overview.order_overview(token).tickets == ()
 
 
 def test_the_overview_reads_on_an_engine_of_its_own_outside_a_transaction(app):
