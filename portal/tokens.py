@@ -55,6 +55,7 @@ class _CompactJSON:
     def dumps(obj: Any) -> str:
         return _CompactJSON._encode(obj)
 
+
 OVERVIEW = "overview"
 SHARE = "share"
 #: The largest id or version a database integer column holds.

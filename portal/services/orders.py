@@ -115,7 +115,7 @@ def create_orders(
                     }
                 )
         events.append(history.event_row(order_id, kind, actor=created_by, actor_label=actor_label, tickets=position))
-    # The column defaults (barcode, status, created_at) apply per row, as for ORM objects.
+    # The column defaults (barcode, status, share version) apply per row, as for ORM objects.
     driver.insert_many(db.session.connection(), Ticket.__table__, tickets)
     history.record_many(events)
     queue_rendered(overview_link_emails(shop, rows))
