@@ -86,17 +86,11 @@ def fetch_all(
     converted = compiled.converted
     if not converted:
         return rows
-    # A joined parent's columns repeat one value on every row: each is converted again only when it changes.
-    last: dict[int, tuple[Any, Any]] = {}
     processed = []
     for row in rows:
         values = list(row)
         for index, processor in converted:
-            raw = values[index]
-            previous = last.get(index)
-            if previous is None or previous[0] != raw:
-                previous = last[index] = (raw, processor(raw))
-            values[index] = previous[1]
+            values[index] = processor(values[index])
         processed.append(values)
     return processed
 
