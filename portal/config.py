@@ -14,6 +14,20 @@ def _env_list(name: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
 
 
+def database_url(value: str | None) -> str | None:
+    """DATABASE_URL as SQLAlchemy should read it: a plain PostgreSQL URL means psycopg 3.
+
+    Hosting platforms and libpq's tools (psql, pg_dump) write postgres://… or postgresql://…;
+    SQLAlchemy would read those as psycopg2, which the portal does not install.
+    """
+    if value is None:
+        return None
+    scheme, separator, rest = value.partition("://")
+    if separator and scheme in ("postgres", "postgresql"):
+        return f"postgresql+psycopg://{rest}"
+    return value
+
+
 class Config:
     """Production and development settings; every value can come from the environment."""
 
@@ -24,7 +38,7 @@ class Config:
     SECRET_KEY_FALLBACKS = _env_list("SECRET_KEY_FALLBACKS")
 
     #: None means SQLite in the instance folder (filled in by the factory).
-    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL")
+    SQLALCHEMY_DATABASE_URI = database_url(os.environ.get("DATABASE_URL"))
     #: hide_parameters: a failed statement's log line and traceback never show the values (personal data).
     #: pool_pre_ping: a connection that died in the pool (a database restart) is replaced before use.
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
@@ -98,6 +112,6 @@ class TestConfig(Config):
     TESTING = True
     SECRET_KEY = "test-secret-key"
     SECRET_KEY_FALLBACKS: list[str] = []
-    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or "sqlite://"
+    SQLALCHEMY_DATABASE_URI = database_url(os.environ.get("DATABASE_URL")) or "sqlite://"
     PORTAL_BASE_URL = "http://portal.test"
     MAIL_SERVER = None

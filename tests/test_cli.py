@@ -6,6 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from portal.config import database_url
 from portal.extensions import db
 from portal.models import BackofficeUser, Order, Shop
 from tests.pages import path_of
@@ -35,6 +38,22 @@ def test_db_upgrade_creates_the_schema_the_models_describe(tmp_path):
     demo = flask("demo", "--json", "--tickets", "2", env=env)
     assert demo.returncode == 0, demo.stderr
     assert json.loads(demo.stdout)["order_number"].startswith("NX-")
+
+
+def test_database_url_reads_a_plain_postgresql_url_as_psycopg_3():
+    # As hosting platforms and pg_dump write them; SQLAlchemy alone would look for psycopg2.
+    assert database_url("postgres://u:p@db:5432/portal") == "postgresql+psycopg://u:p@db:5432/portal"
+    assert database_url("postgresql://u@/portal?host=/run/postgresql") == "postgresql+psycopg://u@/portal?host=/run/postgresql"
+    for kept in ("postgresql+psycopg://u@db/portal", "postgresql+psycopg2://u@db/portal", "sqlite:///x.sqlite3", None):
+        assert database_url(kept) == kept
+
+
+def test_the_commands_connect_with_a_postgres_url_as_hosting_platforms_write_it(app):
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    if not url.startswith("postgresql+psycopg://"):
+        pytest.skip("needs PostgreSQL: run with DATABASE_URL=postgresql+psycopg://… (CI does)")
+    current = flask("db", "current", env={"DATABASE_URL": url.replace("postgresql+psycopg", "postgres", 1), "SECRET_KEY": "cli-test"})
+    assert current.returncode == 0, current.stderr
 
 
 def test_demo_prints_one_json_object_with_working_links(app, runner, client, smtp, deliver):
