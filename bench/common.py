@@ -6,10 +6,15 @@ import multiprocessing
 import os
 import platform
 import re
+import signal
 import socket
+import subprocess
+import sys
+import time
 from collections import Counter
 from pathlib import Path
 
+import requests
 from sqlalchemy import create_engine, make_url, text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -171,3 +176,27 @@ class SmtpSink:
     def reset(self) -> None:
         self._pipe.send("reset")
         self._pipe.recv()
+
+
+def start_gunicorn(app: str, env: dict[str, str]) -> tuple[subprocess.Popen, str]:
+    """`gunicorn -c gunicorn.conf.py APP` on a free loopback port, once it answers; the process and its base URL."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}", app],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            requests.get(base + "/", timeout=30)
+            return process, base
+        except (requests.ConnectionError, requests.Timeout):
+            time.sleep(0.1)
+    stop(process)
+    raise SystemExit(f"gunicorn serving {app} did not start")
+
+
+def stop(process: subprocess.Popen) -> None:
+    """SIGTERM, and wait for gunicorn to finish its requests and exit."""
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=30)

@@ -1,12 +1,17 @@
 """Orders import benchmark: rows/s and peak memory of `flask orders import` on a large CSV.
 
-    .venv/bin/python bench/import_bench.py [--rows 100000] [--tickets mixed|single]
+    .venv/bin/python bench/import_bench.py [--rows 100000] [--tickets mixed|single] [--via cli|backoffice]
 
 Writes a CSV as a Dutch spreadsheet exports it (BOM, ";" separators, decimal
 commas) to a temporary folder, creates a fresh SQLite database there (or uses
 DATABASE_URL, e.g. a PostgreSQL database), makes a shop with `flask demo`, then
 times `flask --app wsgi orders import` in its own process and reads that
 process's peak RSS from the kernel (wait4). Prints the figures and the machine.
+
+`--via backoffice` uploads the file through the backoffice's import page instead,
+to gunicorn started with gunicorn.conf.py (its worker timeout included), logged
+in as the demo organizer: the wall time of the upload, and the peak RSS and CPU
+time of the gunicorn workers.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import json
 import os
 import platform
 import random
+import re
 import secrets
 import subprocess
 import sys
@@ -26,7 +32,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
 
+import requests
 from sqlalchemy import create_engine, text
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from bench.common import start_gunicorn, stop  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 FLASK = [sys.executable, "-m", "flask", "--app", "wsgi"]
@@ -83,6 +94,50 @@ def timed(args: list[str], env: dict[str, str], log: Path) -> Run:
     return Run(elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss // 1024, os.waitstatus_to_exitcode(status))
 
 
+def _csrf_token(html: str) -> str:
+    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
+
+
+def _worker_figures(pids: list[int]) -> tuple[float, int]:
+    """CPU seconds so far and the largest peak RSS (MiB) of these gunicorn workers."""
+    cpu, peak_kib = 0.0, 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        cpu += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        status = Path(f"/proc/{pid}/status").read_text()
+        peak_kib = max(peak_kib, int(re.search(r"^VmHWM:\s+(\d+)", status, re.MULTILINE).group(1)))
+    return cpu, peak_kib // 1024
+
+
+def uploaded(csv_path: Path, demo: dict, env: dict[str, str]) -> Run:
+    """The file uploaded on the backoffice's import page, as an organizer would, to gunicorn."""
+    process, base = start_gunicorn("wsgi:app", env)
+    try:
+        workers = [int(pid) for pid in Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()]
+        session = requests.Session()
+        login = session.get(base + "/backoffice/login", timeout=30)
+        session.post(base + "/backoffice/login", timeout=30, data={
+            "csrf_token": _csrf_token(login.text), "email": demo["organizer_email"], "password": demo["organizer_password"],
+        }).raise_for_status()
+        path = f"{base}/backoffice/shops/{demo['shop_id']}/import"
+        form = session.get(path, timeout=30)
+        cpu_before, _ = _worker_figures(workers)
+        started = time.perf_counter()
+        with csv_path.open("rb") as file:
+            try:
+                response = session.post(path, data={"csrf_token": _csrf_token(form.text)}, timeout=3600,
+                                        files={"file": (csv_path.name, file, "text/csv")})
+            except requests.ConnectionError as error:
+                sys.exit(f"the upload failed after {time.perf_counter() - started:.1f} s: {error}")
+        elapsed = time.perf_counter() - started
+        cpu_after, peak_mib = _worker_figures(workers)
+    finally:
+        stop(process)
+    if response.status_code != 200 or "new orders imported" not in response.text:
+        sys.exit(f"the upload was answered {response.status_code}:\n{response.text[-3000:]}")
+    return Run(elapsed, cpu_after - cpu_before, peak_mib, 0)
+
+
 def machine() -> str:
     model = "unknown CPU"
     try:
@@ -101,6 +156,10 @@ def main() -> None:
     parser.add_argument(
         "--tickets", choices=["mixed", "single"], default="mixed",
         help="mixed: each row an order of 1-4 tickets; single: each row an order of 1 ticket",
+    )
+    parser.add_argument(
+        "--via", choices=["cli", "backoffice"], default="cli",
+        help="cli: `flask orders import`; backoffice: an upload on the import page, to gunicorn",
     )
     options = parser.parse_args()
 
@@ -124,14 +183,18 @@ def main() -> None:
               f"in {time.perf_counter() - started:.1f} s")
 
         run(["db", "upgrade"], env)
-        shop_id = json.loads(run(["demo", "--json", "--tickets", "1"], env).stdout)["shop_id"]
+        demo = json.loads(run(["demo", "--json", "--tickets", "1"], env).stdout)
         baseline = timed(["orders", "--help"], env, folder_path / "baseline.log")
 
         log = folder_path / "import.log"
         load_before = os.getloadavg()[0]
-        result = timed(["orders", "import", str(csv_path), "--shop", str(shop_id)], env, log)
+        if options.via == "backoffice":
+            result = uploaded(csv_path, demo, env)
+            output = f"uploaded on the backoffice's import page: {options.rows:,} new orders imported"
+        else:
+            result = timed(["orders", "import", str(csv_path), "--shop", str(demo["shop_id"])], env, log)
+            output = log.read_text()
         load_after = os.getloadavg()[0]
-        output = log.read_text()
         if result.exit_code != 0:
             sys.exit(f"import failed (exit {result.exit_code}):\n{output[-3000:]}")
 
@@ -160,12 +223,27 @@ def main() -> None:
         print(f"database:      {backend}")
         print(f"rows:          {options.rows:,} ({options.tickets}: {tickets:,} tickets; "
               f"{counts['order']:,} orders, {counts['order_event']:,} events, {counts['outgoing_message']:,} emails queued)")
+        if options.via == "backoffice":
+            print(f"wall time:     {result.wall_s:.2f} s (the upload's POST until its answer, commit included; "
+                  f"gunicorn.conf.py's worker timeout: {gunicorn_timeout()} s)")
+            print(f"rate:          {options.rows / result.wall_s:,.0f} rows/s")
+            print(f"CPU time:      {result.cpu_s:.2f} s of the gunicorn workers "
+                  f"({result.cpu_s / options.rows * 1e6:.0f} µs per row)")
+            print(f"peak RSS:      {result.peak_rss_mib} MiB (the largest of the gunicorn workers)")
+            return
         print(f"wall time:     {result.wall_s:.2f} s (process start to exit, commit included)")
         print(f"rate:          {options.rows / result.wall_s:,.0f} rows/s")
         print(f"CPU time:      {result.cpu_s:.2f} s of the import process "
               f"({(result.cpu_s - baseline.cpu_s) / options.rows * 1e6:.0f} µs per row after start-up)")
         print(f"peak RSS:      {result.peak_rss_mib} MiB "
               f"(the same command doing nothing: {baseline.peak_rss_mib} MiB, {baseline.wall_s:.2f} s, {baseline.cpu_s:.2f} s CPU)")
+
+
+def gunicorn_timeout() -> object:
+    """The worker timeout gunicorn.conf.py sets (from GUNICORN_TIMEOUT, or its default)."""
+    settings: dict[str, object] = {}
+    exec(compile((ROOT / "gunicorn.conf.py").read_text(), "gunicorn.conf.py", "exec"), settings)
+    return settings["timeout"]
 
 
 if __name__ == "__main__":

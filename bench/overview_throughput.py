@@ -20,43 +20,19 @@ import argparse
 import json
 import os
 import re
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import requests
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.common import DEFAULT_PG_URL, ROOT, free_port, fresh_postgres_database, machine  # noqa: E402
+from bench.common import DEFAULT_PG_URL, ROOT, fresh_postgres_database, machine, start_gunicorn, stop  # noqa: E402
 
 FLASK = [sys.executable, "-m", "flask", "--app", "wsgi"]
-
-
-def start_gunicorn(app: str, env: dict[str, str]) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}", app],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            requests.get(base + "/", timeout=30)
-            return process, base
-        except (requests.ConnectionError, requests.Timeout):
-            time.sleep(0.1)
-    stop(process)
-    raise SystemExit(f"gunicorn serving {app} did not start")
-
-
-def stop(process: subprocess.Popen) -> None:
-    process.send_signal(signal.SIGTERM)
-    process.wait(timeout=30)
 
 
 #: wrk script for a burst: each request asks for the next path of the file named by WRK_PATHS.
