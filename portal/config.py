@@ -64,6 +64,10 @@ class Config:
     #: Personalisation and share links stop working this many days after the event.
     LINK_VALID_DAYS_AFTER_EVENT = int(os.environ.get("LINK_VALID_DAYS_AFTER_EVENT", "30"))
 
+    #: Largest request body (MAX_UPLOAD_MB, in MB): the backoffice's CSV import is the only upload. 16 MB is
+    #: about 200,000 rows (100,000 take 7.4 MB), which an import finishes within gunicorn's timeout.
+    MAX_CONTENT_LENGTH = int(os.environ.get("MAX_UPLOAD_MB", "16")) * 1024 * 1024
+
     #: A phone user may open the page and submit much later; a week is generous but bounded.
     WTF_CSRF_TIME_LIMIT = 7 * 24 * 3600
     SESSION_COOKIE_SAMESITE = "Lax"

@@ -185,3 +185,24 @@ def test_import_page_refuses_a_file_that_is_not_utf8(app, login, make_shop):
     assert "not UTF-8" in text(response.get_data(as_text=True))
     with app.app_context():
         assert db.session.query(Order).count() == 0
+
+
+def test_a_file_over_the_upload_limit_is_refused_next_to_the_file_field(app, login, client, make_shop):
+    app.config["MAX_CONTENT_LENGTH"] = 2**20
+    shop_id = make_shop()
+    staff = login()
+    row = "NX-2026-{:06d},Ada,Lovelace,ada{:06d}@example.com,0612345678,Day ticket,1,45.00\n"
+    content = CSV_HEADER + "".join(row.format(i, i) for i in range(15_000))
+    assert len(content) > 2**20
+    response = upload(staff, shop_id, content)
+    assert response.status_code == 413
+    html = response.get_data(as_text=True)
+    assert field_error(html, "file").startswith("The file is larger than 1 MB. Split it into smaller files")
+    assert 'type="file"' in html and csrf_token(html)  # the form, ready for the smaller file
+    with app.app_context():
+        assert db.session.query(Order).count() == 0
+    # Without a login the same request learns nothing about the shop.
+    stranger = client.post(f"/backoffice/shops/{shop_id}/import", data={"file": (io.BytesIO(content.encode()), "o.csv")},
+                           content_type="multipart/form-data")
+    assert stranger.status_code == 413 and "Harbour Jazz Nights" not in stranger.get_data(as_text=True)
+    assert 'type="file"' not in stranger.get_data(as_text=True)

@@ -89,7 +89,11 @@ def safe_next(target: str | None) -> str:
 
 
 @bp.before_request
-def _require_login():
+def require_login():
+    """Let a logged-in user through; send anyone else to the login page (the response), or None.
+
+    Also called by an error handler for an error the app's own hooks raised before this ran.
+    """
     g.backoffice_user = _user_from_session()
     if g.backoffice_user is None and request.endpoint not in PUBLIC_ENDPOINTS:
         if session.get(USER_KEY) is not None:

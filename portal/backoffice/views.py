@@ -7,20 +7,24 @@ not exist: a guessed id tells nothing.
 from __future__ import annotations
 
 import io
+from typing import TYPE_CHECKING
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext, lazy_gettext as _l
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import contains_eager, selectinload
-from werkzeug.exceptions import NotFound
+from werkzeug.exceptions import NotFound, RequestEntityTooLarge
 
 from portal.backoffice import bp, timeline
-from portal.backoffice.auth import current_user
+from portal.backoffice.auth import current_user, require_login
 from portal.backoffice.forms import ActionForm, ContactForm, ImportForm, ShopSettingsForm, TicketHolderForm
 from portal.errors import OrderCancelled, PortalError
 from portal.extensions import db
 from portal.models import Order, OrderEvent, OrderStatus, Shop, Ticket
 from portal.services import orders, shops
+
+if TYPE_CHECKING:
+    from portal.services.imports import ImportReport
 
 #: Orders shown per page of the list.
 PER_PAGE = 25
@@ -367,9 +371,37 @@ def import_orders(shop_id: int):
             db.session.commit()
     elif form.is_submitted():
         status = 422
-    return (
-        render_template(
-            "backoffice/import.html", shop=shop, form=form, report=report, errors=errors, list_max=IMPORT_LIST_MAX
-        ),
-        status,
+    return _import_page(shop, form, report=report, errors=errors), status
+
+
+def _import_page(
+    shop: Shop, form: ImportForm, *, report: ImportReport | None = None, errors: list[tuple[int, str]] | None = None
+) -> str:
+    return render_template(
+        "backoffice/import.html",
+        shop=shop,
+        form=form,
+        report=report,
+        errors=errors or [],
+        list_max=IMPORT_LIST_MAX,
+        upload_max_mb=current_app.config["MAX_CONTENT_LENGTH"] // 2**20,
     )
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _too_large(error: RequestEntityTooLarge):
+    """A file over the upload limit (MAX_UPLOAD_MB): on the import page, said next to the file field.
+
+    Raised by the app's own hooks as they read the form, before the login check had run.
+    """
+    if request.endpoint != "backoffice.import_orders" or require_login() is not None:
+        return render_template("errors/http.html", code=413, error=error), 413
+    form = ImportForm(formdata=None)
+    form.file.errors = [
+        gettext(
+            "The file is larger than %(max)d MB. Split it into smaller files and upload them one "
+            "after another: orders imported from an earlier file are skipped.",
+            max=current_app.config["MAX_CONTENT_LENGTH"] // 2**20,
+        )
+    ]
+    return _import_page(_shop_or_404(request.view_args["shop_id"]), form), 413
