@@ -87,9 +87,10 @@ def gettext_functions(catalog: Translations | None) -> dict[str, object]:
         return (Markup(translated) if eval_context.autoescape else translated) % variables
 
     @pass_eval_context
-    def ngettext(eval_context: EvalContext, singular: str, plural: str, num: int, **variables: object) -> str:
-        translated = page_catalog().ungettext(singular, plural, num)
-        variables.setdefault("num", num)
+    def ngettext(eval_context: EvalContext, singular: str, plural: str, count: int, /, **variables: object) -> str:
+        # Positional-only, as in Jinja's own: a template may pass num= itself (a formatted number).
+        translated = page_catalog().ungettext(singular, plural, count)
+        variables.setdefault("num", count)
         return (Markup(translated) if eval_context.autoescape else translated) % variables
 
     return {"_": gettext, "gettext": gettext, "ngettext": ngettext}

@@ -206,3 +206,13 @@ def test_a_file_over_the_upload_limit_is_refused_next_to_the_file_field(app, log
                            content_type="multipart/form-data")
     assert stranger.status_code == 413 and "Harbour Jazz Nights" not in stranger.get_data(as_text=True)
     assert 'type="file"' not in stranger.get_data(as_text=True)
+
+
+def test_the_import_report_writes_large_counts_as_the_language_does(app, login, make_shop):
+    shop_id = make_shop()
+    staff = login()
+    rows = "".join(f"NX-2026-{i:06d},Kim,Jansen,kim{i}@example.org,,Day ticket,1,45.00\n" for i in range(1200))
+    assert "1,200 new orders imported." in text(upload(staff, shop_id, CSV_HEADER + rows).get_data(as_text=True))
+    staff.set_cookie("lang", "nl")
+    again = text(upload(staff, shop_id, CSV_HEADER + rows).get_data(as_text=True))
+    assert "1.200 bestellingen overgeslagen: die bestaan al." in again
