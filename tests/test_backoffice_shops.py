@@ -216,3 +216,4 @@ def test_the_import_report_writes_large_counts_as_the_language_does(app, login, 
     staff.set_cookie("lang", "nl")
     again = text(upload(staff, shop_id, CSV_HEADER + rows).get_data(as_text=True))
     assert "1.200 bestellingen overgeslagen: die bestaan al." in again
+    assert "1.200 bestellingen" in text(page(staff, "/backoffice/orders"))
