@@ -385,6 +385,16 @@ def _import_page(
         errors=errors or [],
         list_max=IMPORT_LIST_MAX,
         upload_max_mb=current_app.config["MAX_CONTENT_LENGTH"] // 2**20,
+        upload_max_bytes=current_app.config["MAX_CONTENT_LENGTH"],
+        too_large=_too_large_message(),
+    )
+
+
+def _too_large_message() -> str:
+    return gettext(
+        "The file is larger than %(max)d MB. Split it into smaller files and upload them one "
+        "after another: orders imported from an earlier file are skipped.",
+        max=current_app.config["MAX_CONTENT_LENGTH"] // 2**20,
     )
 
 
@@ -397,11 +407,5 @@ def _too_large(error: RequestEntityTooLarge):
     if request.endpoint != "backoffice.import_orders" or require_login() is not None:
         return render_template("errors/http.html", code=413, error=error), 413
     form = ImportForm(formdata=None)
-    form.file.errors = [
-        gettext(
-            "The file is larger than %(max)d MB. Split it into smaller files and upload them one "
-            "after another: orders imported from an earlier file are skipped.",
-            max=current_app.config["MAX_CONTENT_LENGTH"] // 2**20,
-        )
-    ]
+    form.file.errors = [_too_large_message()]
     return _import_page(_shop_or_404(request.view_args["shop_id"]), form), 413

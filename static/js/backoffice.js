@@ -49,5 +49,53 @@ function setUpMenus() {
   });
 }
 
-if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", setUpMenus);
-else setUpMenus();
+/* The orders import. A file over the upload limit is refused before it is sent (the server
+   refuses it too, but only once it arrives, which can take minutes on a slow line). While a
+   file is imported, which takes up to a minute for a large one, the button says so and cannot
+   be pressed twice. Without this script the server does both jobs. */
+function setUpImport() {
+  "use strict";
+  var input = document.querySelector("input[type=file][data-max-bytes]");
+  if (!input) return;
+  var button = input.form.querySelector("button[type=submit]");
+  var label = button.textContent;
+
+  function showError(message) {
+    var error = document.getElementById(input.id + "-error");
+    if (!error) {
+      error = document.createElement("p");
+      error.className = "error";
+      error.id = input.id + "-error";
+      input.insertAdjacentElement("afterend", error);
+    }
+    error.textContent = message;
+    input.parentNode.classList.add("field-error");
+    input.setAttribute("aria-invalid", "true");
+    input.setAttribute("aria-describedby", error.id);
+  }
+
+  input.form.addEventListener("submit", function (event) {
+    var file = input.files[0];
+    if (file && file.size > Number(input.getAttribute("data-max-bytes"))) {
+      event.preventDefault();
+      showError(input.getAttribute("data-too-large"));
+      input.focus();
+      return;
+    }
+    button.disabled = true;
+    button.textContent = button.getAttribute("data-busy-label");
+  });
+  // Back to this page from the browser's cache: the button works again.
+  window.addEventListener("pageshow", function () {
+    button.disabled = false;
+    button.textContent = label;
+  });
+}
+
+function whenReady(setUp) {
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", setUp);
+  else setUp();
+}
+
+whenReady(setUpMenus);
+whenReady(setUpImport);

@@ -1,0 +1,51 @@
+"""The backoffice's orders import in Chromium: a large file told off before it is sent, a good one imported."""
+
+from __future__ import annotations
+
+from playwright.sync_api import expect
+
+from portal.extensions import db
+from portal.services.organizers import create_backoffice_user
+from tests.browser.browsing import DESKTOP, check_accessibility
+
+PASSWORD = "correct horse battery staple"
+HEADER = "order_number,first_name,last_name,email,mobile,ticket_type,quantity,unit_price\n"
+
+
+def test_a_file_over_the_limit_is_refused_before_it_is_sent_and_a_good_one_is_imported(
+    app, new_context, make_shop, tmp_path
+):
+    app.config["MAX_CONTENT_LENGTH"] = 2**20
+    shop_id = make_shop()
+    with app.app_context():
+        create_backoffice_user(organizer_name="Acme Events", email="staff@acme.example", password=PASSWORD)
+        db.session.commit()
+    organizer = new_context(DESKTOP).new_page()
+    organizer.goto("/backoffice/login")
+    organizer.get_by_label("Email", exact=True).fill("staff@acme.example")
+    organizer.get_by_label("Password").fill(PASSWORD)
+    organizer.get_by_role("button", name="Log in").click()
+    organizer.goto(f"/backoffice/shops/{shop_id}/import")
+    posts = []
+    organizer.on("request", lambda request: posts.append(request.url) if request.method == "POST" else None)
+
+    row = "NX-2026-{0:06d},Kim,Jansen,kim{0}@example.org,0612345678,Day ticket,1,45.00\n"
+    too_large = tmp_path / "all-orders.csv"
+    too_large.write_text(HEADER + "".join(row.format(i) for i in range(15_000)))
+    assert too_large.stat().st_size > 2**20
+    organizer.get_by_label("CSV file").set_input_files(too_large)
+    organizer.get_by_role("button", name="Import").click()
+    error = organizer.locator("#file-error")
+    expect(error).to_contain_text("The file is larger than 1 MB. Split it into smaller files")
+    expect(organizer.get_by_label("CSV file")).to_be_focused()
+    expect(organizer.get_by_label("CSV file")).to_have_attribute("aria-describedby", "file-error")
+    assert posts == []  # nothing was sent
+    check_accessibility(organizer, "the import page with a file over the limit")
+
+    part = tmp_path / "part-1.csv"
+    part.write_text(HEADER + "".join(row.format(i) for i in range(2)))
+    organizer.get_by_label("CSV file").set_input_files(part)
+    organizer.get_by_role("button", name="Import").click()
+    expect(organizer.locator(".bo-report")).to_contain_text("2 new orders imported.")
+    assert len(posts) == 1
+    expect(organizer.get_by_role("button", name="Import")).to_be_enabled()
