@@ -10,7 +10,7 @@ threads = int(os.environ.get("GUNICORN_THREADS", "1"))
 # A worker busy with one request for longer than this is killed and replaced. Not 30 s
 # (gunicorn's default): a backoffice import of a file of 100,000 rows takes 20-45 s on the
 # machines measured (docs/benchmarks.md), and the upload limit (MAX_UPLOAD_MB) keeps files
-# to what takes well under this.
+# to what takes less than this.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))
 graceful_timeout = 20
 keepalive = 5

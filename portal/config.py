@@ -18,7 +18,8 @@ def database_url(value: str | None) -> str | None:
     """DATABASE_URL as SQLAlchemy should read it: a plain PostgreSQL URL means psycopg 3.
 
     Hosting platforms and libpq's tools (psql, pg_dump) write postgres://… or postgresql://…;
-    SQLAlchemy would read those as psycopg2, which the portal does not install.
+    SQLAlchemy knows no "postgres" dialect, and SQLAlchemy 2.0 reads "postgresql" as psycopg2,
+    which the portal does not install.
     """
     if value is None:
         return None
@@ -65,7 +66,7 @@ class Config:
     LINK_VALID_DAYS_AFTER_EVENT = int(os.environ.get("LINK_VALID_DAYS_AFTER_EVENT", "30"))
 
     #: Largest request body (MAX_UPLOAD_MB, in MB): the backoffice's CSV import is the only upload. 16 MB is
-    #: about 200,000 rows (100,000 take 7.4 MB), which an import finishes within gunicorn's timeout.
+    #: about 200,000 rows (100,000 take about 8 MB), which an import finishes within gunicorn's timeout.
     MAX_CONTENT_LENGTH = int(os.environ.get("MAX_UPLOAD_MB", "16")) * 1024 * 1024
 
     #: A phone user may open the page and submit much later; a week is generous but bounded.

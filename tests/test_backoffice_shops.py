@@ -206,6 +206,10 @@ def test_a_file_over_the_upload_limit_is_refused_next_to_the_file_field(app, log
                            content_type="multipart/form-data")
     assert stranger.status_code == 413 and "Harbour Jazz Nights" not in stranger.get_data(as_text=True)
     assert 'type="file"' not in stranger.get_data(as_text=True)
+    # Nor does the staff of another organizer: the shop is not found, as for any of their requests.
+    other = login("Other Events").post(f"/backoffice/shops/{shop_id}/import", content_type="multipart/form-data",
+                                       data={"file": (io.BytesIO(content.encode()), "o.csv")})
+    assert other.status_code == 404 and "Harbour Jazz Nights" not in other.get_data(as_text=True)
 
 
 def test_the_import_report_writes_large_counts_as_the_language_does(app, login, make_shop):

@@ -406,6 +406,10 @@ def _too_large(error: RequestEntityTooLarge):
     """
     if request.endpoint != "backoffice.import_orders" or require_login() is not None:
         return render_template("errors/http.html", code=413, error=error), 413
+    try:
+        shop = _shop_or_404(request.view_args["shop_id"])
+    except NotFound as not_found:  # raised here it would not reach the 404 handler, but be a 500
+        return _not_found(not_found)
     form = ImportForm(formdata=None)
     form.file.errors = [_too_large_message()]
-    return _import_page(_shop_or_404(request.view_args["shop_id"]), form), 413
+    return _import_page(shop, form), 413
