@@ -56,6 +56,9 @@ def create_app(config: type[Config] = Config, overrides: dict[str, Any] | None =
     from portal.backoffice import bp as backoffice_bp
 
     app.register_blueprint(backoffice_bp)
+    from portal.health import bp as health_bp
+
+    app.register_blueprint(health_bp)
 
     from portal.cli import register_commands
 

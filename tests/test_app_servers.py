@@ -45,10 +45,14 @@ def two_servers(app):
         for base in bases:
             for _ in range(200):
                 try:
-                    requests.get(base + "/", timeout=5)
-                    break
+                    # What a load balancer asks before it sends a server any traffic.
+                    if requests.get(base + "/healthz", timeout=5).text == "ok\n":
+                        break
                 except requests.ConnectionError:
-                    time.sleep(0.1)
+                    pass
+                time.sleep(0.1)
+            else:
+                pytest.fail(f"{base}/healthz never answered ok")
         yield bases
     finally:
         for server in servers:

@@ -1,0 +1,38 @@
+"""The load balancer's health check: is this app server up, and does it reach its database?
+
+    GET /healthz  ->  200 "ok", or 503 "database unavailable"
+
+A load balancer sends traffic only to app servers that answer 200 (docs/deploy.md).
+It asks every few seconds, so the check is one SELECT on the overview's read engine
+(autocommit, one round trip), sets no cookie and is never cached.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app
+from sqlalchemy import literal_column, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from portal import driver
+from portal.database import read_engine
+
+bp = Blueprint("health", __name__)
+
+_PING = select(literal_column("1"))
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    engine = read_engine()
+    try:
+        driver.read(engine, _PING, {})
+    except (SQLAlchemyError, engine.dialect.loaded_dbapi.Error) as error:
+        current_app.logger.warning("health check: the database did not answer: %s", error)
+        return _plain("database unavailable\n", 503)
+    return _plain("ok\n", 200)
+
+
+def _plain(text: str, status: int) -> Response:
+    response = Response(text, status=status, mimetype="text/plain")
+    response.headers["Cache-Control"] = "no-store"
+    return response
