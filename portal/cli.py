@@ -177,6 +177,40 @@ def outbox_worker(interval: float) -> None:
     click.echo("outbox worker stopped", err=True)
 
 
+@outbox_group.command("status")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object, for monitoring scripts.")
+@click.option(
+    "--max-age", type=click.IntRange(min=1), metavar="SECONDS",
+    help="Exit 1 if the oldest message still to send was queued longer ago than this (workers down or behind).",
+)
+def outbox_status(as_json: bool, max_age: int | None) -> None:
+    """How many emails wait, are being sent, failed for good, and were sent in the last hour."""
+    now = datetime.now(UTC)
+    status = outbox.queue_status(now)
+    waited = (now - status.oldest_unsent_at).total_seconds() if status.oldest_unsent_at else None
+    if as_json:
+        click.echo(json.dumps({
+            "due": status.due,
+            "retrying": status.retrying,
+            "sending": status.sending,
+            "failed": status.failed,
+            "sent_last_hour": status.sent_last_hour,
+            "oldest_unsent_at": status.oldest_unsent_at.isoformat() if status.oldest_unsent_at else None,
+            "oldest_unsent_age_seconds": round(waited) if waited is not None else None,
+        }))
+    else:
+        click.echo(f"queued:  {status.due + status.retrying:,} ({status.due:,} due now, "
+                   f"{status.retrying:,} waiting to be tried again)")
+        click.echo(f"sending: {status.sending:,}")
+        click.echo(f"failed:  {status.failed:,} (refused for good, not retried; each shows on its order's timeline)")
+        click.echo(f"sent in the last hour: {status.sent_last_hour:,}")
+        if waited is not None:
+            click.echo(f"oldest still to send: queued {waited / 60:,.0f} min ago ({status.oldest_unsent_at:%Y-%m-%d %H:%M} UTC)")
+    if max_age is not None and waited is not None and waited > max_age:
+        click.echo(f"the oldest message still to send has waited {waited:,.0f} s, more than {max_age:,} s", err=True)
+        raise SystemExit(1)
+
+
 @click.group("organizer", cls=AppGroup)
 def organizer_group() -> None:
     """Manage organizers and their backoffice users."""

@@ -1,5 +1,7 @@
 """Mail leaves through the outbox: queued with the change, delivered after, never lost."""
 
+import json
+import re
 from datetime import timedelta
 from email import message_from_bytes
 from types import SimpleNamespace
@@ -218,3 +220,40 @@ def test_a_line_break_in_a_subject_fails_that_message_alone(app, smtp, deliver, 
     [failed] = [m for m in messages(app) if m.status == MessageStatus.FAILED]
     assert (failed.recipient, failed.attempts) == ("friend@example.org", 1)
     assert "line break" in failed.last_error
+
+
+def outbox_status(runner, *options: str) -> tuple[int, dict]:
+    result = runner.invoke(args=["outbox", "status", "--json", *options])
+    return result.exit_code, json.loads(result.output.splitlines()[0])
+
+
+def test_outbox_status_counts_what_waits_fails_and_went_out(app, client, runner, smtp, make_order, server_on):
+    make_order(tickets=2)
+    code, status = outbox_status(runner, "--max-age", "600")
+    assert code == 0
+    assert {k: status[k] for k in ("due", "retrying", "sending", "failed", "sent_last_hour")} == {
+        "due": 1, "retrying": 0, "sending": 0, "failed": 0, "sent_last_hour": 0}
+    assert 0 <= status["oldest_unsent_age_seconds"] < 60
+
+    assert runner.invoke(args=["outbox", "send"]).exit_code == 0
+    overview_path = overview_path_of(smtp)
+    refusing = server_on(RefusingMailbox({"nobody@example.org": "550 5.1.1 No such user",
+                                          "later@example.org": "451 4.7.1 Try again later"}), free_port())
+    app.extensions["mail"].port = refusing.port
+    share_by_email(client, overview_path, 1, "nobody@example.org")
+    share_by_email(client, overview_path, 2, "later@example.org")
+    runner.invoke(args=["outbox", "send"])
+    code, status = outbox_status(runner)
+    assert (status["due"], status["retrying"], status["failed"], status["sent_last_hour"]) == (0, 1, 1, 1)
+
+    # Workers down for two hours: the watch says so, by its exit code.
+    with app.app_context():
+        db.session.execute(OutgoingMessage.__table__.update().where(OutgoingMessage.status == MessageStatus.QUEUED)
+                           .values(created_at=utcnow() - timedelta(hours=2)))
+        db.session.commit()
+    result = runner.invoke(args=["outbox", "status", "--max-age", "600"])
+    assert result.exit_code == 1
+    assert "queued:  1 (0 due now, 1 waiting to be tried again)" in result.output
+    assert "failed:  1 " in result.output and "sent in the last hour: 1" in result.output
+    assert "oldest still to send: queued 120 min ago" in result.output
+    assert re.search(r"has waited 7,2\d\d s, more than 600 s", result.output)

@@ -571,3 +571,51 @@ def deliver_queued() -> DeliveryReport:
             return report
         report.add(batch_report)
         after_id = last_id
+
+
+@dataclass(frozen=True)
+class QueueStatus:
+    """How the outbox stands, for whoever watches delivery (`flask outbox status`)."""
+
+    #: Queued and due: a worker sends these next.
+    due: int
+    #: Queued after a temporary failure, waiting for their next attempt.
+    retrying: int
+    #: Claimed by a worker right now.
+    sending: int
+    #: Refused for good; not retried (each shows on its order's timeline).
+    failed: int
+    sent_last_hour: int
+    #: When the oldest message still to send was queued; None when none is.
+    oldest_unsent_at: datetime | None
+
+
+def queue_status(now: datetime | None = None) -> QueueStatus:
+    """Counts by state, read in two statements whatever the size of the outbox."""
+    now = now or utcnow()
+    messages = OutgoingMessage.__table__
+    is_due = messages.c.next_attempt_at <= now
+    counts: dict[tuple[str, bool], int] = {}
+    oldest: datetime | None = None
+    grouped = select(messages.c.status, is_due, db.func.count(), db.func.min(messages.c.created_at)).group_by(
+        messages.c.status, is_due
+    )
+    for status, due, count, first_queued in db.session.execute(grouped):
+        counts[status, bool(due)] = count
+        if status in (MessageStatus.QUEUED, MessageStatus.SENDING) and (oldest is None or first_queued < oldest):
+            oldest = first_queued
+    sent_last_hour = db.session.scalar(
+        select(db.func.count()).where(messages.c.sent_at >= now - timedelta(hours=1))
+    )
+
+    def total(status: MessageStatus) -> int:
+        return counts.get((status, True), 0) + counts.get((status, False), 0)
+
+    return QueueStatus(
+        due=counts.get((MessageStatus.QUEUED, True), 0),
+        retrying=counts.get((MessageStatus.QUEUED, False), 0),
+        sending=total(MessageStatus.SENDING),
+        failed=total(MessageStatus.FAILED),
+        sent_last_hour=sent_last_hour,
+        oldest_unsent_at=oldest,
+    )
