@@ -99,8 +99,13 @@ class Config:
     RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
     #: 429 answers say when to try again (Retry-After).
     RATELIMIT_HEADERS_ENABLED = True
-    #: Requests to pages reached by a link (/o/…, /t/…) per IP address: generous for a person.
-    TOKEN_PAGE_LIMIT = os.environ.get("TOKEN_PAGE_LIMIT", "120/minute")
+    #: Requests to pages reached by a link (/o/…, /t/…) per IP address, good links or bad: against
+    #: a flood from one address. High, because one address can carry a crowd of bookers: a
+    #: venue's Wi-Fi, a mobile network's shared address (carrier-grade NAT).
+    TOKEN_PAGE_LIMIT = os.environ.get("TOKEN_PAGE_LIMIT", "1200/minute")
+    #: Links that lead nowhere (a damaged or made-up link: 404) per IP address. A script guessing
+    #: links is stopped after this many misses; opening real links never counts against it.
+    BAD_LINK_LIMIT = os.environ.get("BAD_LINK_LIMIT", "30/minute;200/hour")
     #: "Send me a new link" submissions per IP address.
     LOST_LINK_LIMIT = os.environ.get("LOST_LINK_LIMIT", "5/minute;20/hour")
     #: Share-by-email submissions, per order and separately per IP: no mail bombing a stranger.

@@ -38,6 +38,15 @@ def _token_page_limit() -> str:
     return current_app.config["TOKEN_PAGE_LIMIT"]
 
 
+def _bad_link_limit() -> str:
+    return current_app.config["BAD_LINK_LIMIT"]
+
+
+def _led_nowhere(response: Response) -> bool:
+    """Whether a link page answered "not found": what a guessed link gets, and a real one never."""
+    return response.status_code == 404
+
+
 def _lost_link_limit() -> str:
     return current_app.config["LOST_LINK_LIMIT"]
 
@@ -56,9 +65,11 @@ def _order_of_link() -> str:
     return f"order:{order_id}"
 
 
-#: Every page reached by a link shares one budget per IP address.
+#: Every page reached by a link shares two budgets per IP address: a high one for all its
+#: requests (one address may be a whole venue's Wi-Fi), and a low one for its misses.
 _token_pages_limit = limiter.shared_limit(_token_page_limit, scope="token-pages")
-token_pages = rate_limited(_token_pages_limit)
+_bad_links_limit = limiter.shared_limit(_bad_link_limit, scope="bad-links", deduct_when=_led_nowhere)
+token_pages = rate_limited(_token_pages_limit, _bad_links_limit)
 
 
 def _use_shop_language(shop: Shop) -> None:
@@ -212,6 +223,7 @@ def share_link(token: str, position: int):
 @bp.post("/o/<token>/tickets/<int:position>/share/email")
 @rate_limited(
     _token_pages_limit,
+    _bad_links_limit,
     limiter.limit(_share_email_limit, key_func=_order_of_link),
     limiter.limit(_share_email_limit, key_func=get_remote_address),
 )
