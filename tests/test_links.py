@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 
 from portal import create_app
-from portal.config import TestConfig
+from portal.config import Config, TestConfig
 from portal.database import dispose_engines
 from portal.extensions import db
 from portal.links import overview_url
@@ -261,3 +261,9 @@ def test_a_recipient_never_sees_the_bookers_or_other_holders_data(app, client, s
     leaks = {value: n for n, page in enumerate(seen) for value in others if value in page}
     assert not leaks
     assert "Ria Recipient" in seen[-3]  # the PDF is theirs
+
+
+def test_without_a_secret_key_the_portal_refuses_to_start_on_a_database_server():
+    # Each machine would make a key of its own, and links from one would fail on the others.
+    with pytest.raises(RuntimeError, match="SECRET_KEY is not set.*the same SECRET_KEY on every one"):
+        create_app(Config, {"SECRET_KEY": None, "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://portal@db.invalid/portal"})
