@@ -43,7 +43,7 @@ def _bad_link_limit() -> str:
 
 
 def _led_nowhere(response: Response) -> bool:
-    """Whether a link page answered "not found": what a guessed link gets, and a real one never."""
+    """Whether a link page answered "not found": what every guessed link gets, and a real page never."""
     return response.status_code == 404
 
 
