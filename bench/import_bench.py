@@ -37,9 +37,8 @@ from sqlalchemy import create_engine, text
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.common import start_gunicorn, stop  # noqa: E402
+from bench.common import ROOT, process_cpu_seconds, start_gunicorn, stop  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
 FLASK = [sys.executable, "-m", "flask", "--app", "wsgi"]
 
 FIRST_NAMES = ["Sanne", "Daan", "Émilie", "Łukasz", "Fatima", "Jan-Willem", "Zoë", "Mohammed", "Anna", "Bram"]
@@ -100,13 +99,11 @@ def _csrf_token(html: str) -> str:
 
 def _worker_figures(pids: list[int]) -> tuple[float, int]:
     """CPU seconds so far and the largest peak RSS (MiB) of these gunicorn workers."""
-    cpu, peak_kib = 0.0, 0
-    for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        cpu += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        status = Path(f"/proc/{pid}/status").read_text()
-        peak_kib = max(peak_kib, int(re.search(r"^VmHWM:\s+(\d+)", status, re.MULTILINE).group(1)))
-    return cpu, peak_kib // 1024
+    peak_kib = max(
+        int(re.search(r"^VmHWM:\s+(\d+)", Path(f"/proc/{pid}/status").read_text(), re.MULTILINE).group(1))
+        for pid in pids
+    )
+    return sum(map(process_cpu_seconds, pids)), peak_kib // 1024
 
 
 def uploaded(csv_path: Path, demo: dict, env: dict[str, str]) -> Run:

@@ -30,7 +30,15 @@ import requests
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.common import DEFAULT_PG_URL, ROOT, fresh_postgres_database, machine, start_gunicorn, stop  # noqa: E402
+from bench.common import (  # noqa: E402
+    DEFAULT_PG_URL,
+    ROOT,
+    fresh_postgres_database,
+    machine,
+    process_cpu_seconds,
+    start_gunicorn,
+    stop,
+)
 
 FLASK = [sys.executable, "-m", "flask", "--app", "wsgi"]
 
@@ -87,12 +95,7 @@ def demo_overview_paths(env: dict[str, str], options: list[str]) -> list[str]:
 
 def cpu_seconds(pids: list[int]) -> float:
     """User and system time of these processes so far."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])
-    return total / ticks
+    return sum(map(process_cpu_seconds, pids))
 
 
 def machine_busy_seconds() -> float:
