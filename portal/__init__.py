@@ -83,14 +83,14 @@ def _fill_in_defaults(app: Flask) -> None:
     instance = Path(app.instance_path)
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'portal.sqlite3'}"
-    if not app.config.get("SECRET_KEY") and not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        # A generated key is one machine's: another app server or worker, or this one after a
-        # redeploy, would make its own, and every link already emailed would stop working.
-        raise RuntimeError(
-            "SECRET_KEY is not set. With a database server the portal runs on more than one machine "
-            "(app servers, outbox workers): set the same SECRET_KEY on every one (docs/deploy.md)."
-        )
     if not app.config.get("SECRET_KEY"):
+        if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+            # A generated key is one machine's: another app server or worker, or this one after a
+            # redeploy, would make its own, and every link already emailed would stop working.
+            raise RuntimeError(
+                "SECRET_KEY is not set. With a database server the portal runs on more than one machine "
+                "(app servers, outbox workers): set the same SECRET_KEY on every one (docs/deploy.md)."
+            )
         # Kept on disk so links stay valid across restarts on this one machine.
         key_file = instance / "secret_key"
         if not key_file.exists():
