@@ -15,8 +15,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from portal import driver
 from portal.database import read_engine
+from portal.web import never_cache
 
 bp = Blueprint("health", __name__)
+bp.after_request(never_cache)  # a cached answer would hide a server that lost its database
 
 _PING = select(literal_column("1"))
 
@@ -33,6 +35,4 @@ def healthz() -> Response:
 
 
 def _plain(text: str, status: int) -> Response:
-    response = Response(text, status=status, mimetype="text/plain")
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return Response(text, status=status, mimetype="text/plain")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 
-from flask import Flask, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Flask, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import get_locale, get_translations, gettext
 from flask_wtf.csrf import CSRFError
@@ -46,6 +46,12 @@ def _check_csrf() -> None:
     config = current_app.config
     if config["WTF_CSRF_ENABLED"] and request.method in config["WTF_CSRF_METHODS"]:
         csrf.protect(apply_exemptions=True)
+
+
+def never_cache(response: Response) -> Response:
+    """An after_request hook: pages of personal data (and health checks) that no browser or proxy may keep."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def N_(message: str) -> str:

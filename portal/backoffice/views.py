@@ -22,6 +22,7 @@ from portal.errors import OrderCancelled, PortalError
 from portal.extensions import db
 from portal.models import Order, OrderEvent, OrderStatus, Shop, Ticket
 from portal.services import orders, shops
+from portal.web import never_cache
 
 if TYPE_CHECKING:
     from portal.services.imports import ImportReport
@@ -32,11 +33,8 @@ PER_PAGE = 25
 IMPORT_LIST_MAX = 50
 
 
-@bp.after_request
-def _never_cache(response: Response) -> Response:
-    # Customers' personal data: no browser or proxy may keep a copy.
-    response.headers["Cache-Control"] = "no-store"
-    return response
+# Customers' personal data.
+bp.after_request(never_cache)
 
 
 @bp.errorhandler(PortalError)
@@ -384,17 +382,21 @@ def _import_page(
         report=report,
         errors=errors or [],
         list_max=IMPORT_LIST_MAX,
-        upload_max_mb=current_app.config["MAX_CONTENT_LENGTH"] // 2**20,
+        upload_max_mb=_upload_max_mb(),
         upload_max_bytes=current_app.config["MAX_CONTENT_LENGTH"],
         too_large=_too_large_message(),
     )
+
+
+def _upload_max_mb() -> int:
+    return current_app.config["MAX_CONTENT_LENGTH"] // 2**20
 
 
 def _too_large_message() -> str:
     return gettext(
         "The file is larger than %(max)d MB. Split it into smaller files and upload them one "
         "after another: orders imported from an earlier file are skipped.",
-        max=current_app.config["MAX_CONTENT_LENGTH"] // 2**20,
+        max=_upload_max_mb(),
     )
 
 

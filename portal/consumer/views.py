@@ -22,13 +22,11 @@ from portal.models import Order, Shop, Ticket
 from portal.services import downloads, history, personalisation
 from portal.services.overview import order_overview
 from portal.stencils import render_stencilled
+from portal.web import never_cache
 
 
-@bp.after_request
-def _never_cache(response: Response) -> Response:
-    # Pages reached by a token hold personal data: no browser or proxy may keep them.
-    response.headers["Cache-Control"] = "no-store"
-    return response
+# Pages reached by a token hold personal data.
+bp.after_request(never_cache)
 
 
 # --- Rate limits: enough for a person, too few for a script guessing or mail bombing ---
