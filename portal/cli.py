@@ -168,7 +168,13 @@ def outbox_worker(interval: float) -> None:
     signal.signal(signal.SIGINT, stop)
     click.echo("outbox worker started", err=True)
     while not stopping:
-        report, last_id = outbox.deliver_batch(stop=lambda: stopping)
+        try:
+            report, last_id = outbox.deliver_batch(stop=lambda: stopping)
+        except Exception:  # noqa: BLE001 (the database or mail server away for a moment: try again, never exit)
+            current_app.logger.exception("outbox worker: a batch failed; trying again in %s s", interval)
+            db.session.remove()
+            time.sleep(interval)
+            continue
         if report.sent or report.failed:
             _print_report(report)
         db.session.remove()

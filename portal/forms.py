@@ -9,6 +9,7 @@ import phonenumbers
 from email_validator import EmailNotValidError, ValidatedEmail, validate_email
 from email_validator.rfc_constants import CASE_INSENSITIVE_MAILBOX_NAMES, EMAIL_MAX_LENGTH
 from flask_babel import lazy_gettext as _l
+from flask_mail import sanitize_address
 from wtforms import EmailField, StringField, TelField
 from wtforms.validators import DataRequired, Length, ValidationError
 
@@ -24,11 +25,19 @@ def _validate_email(value: str) -> ValidatedEmail:
 
 
 def normalise_email(value: str) -> str:
-    """Check the address's syntax; return it normalised (the domain in lower case)."""
+    """Check the address's syntax and that mail can be sent to it; return it normalised (the domain in lower case).
+
+    email_validator checks an international domain by IDNA 2008; Flask-Mail encodes it by
+    Python's older IDNA 2003 codec, which refuses some that pass (``אב1.example``: a
+    right-to-left label ending in a digit). An address the mail layer cannot encode is
+    refused here, where the person can still correct it.
+    """
     try:
-        return _validate_email(value).normalized
-    except EmailNotValidError as error:
+        normalised = _validate_email(value).normalized
+        sanitize_address(normalised)
+    except (EmailNotValidError, UnicodeError) as error:
         raise ValidationError(_l("Enter a valid email address, like name@example.com.")) from error
+    return normalised
 
 
 #: An address of plain ASCII: a dot-atom of common characters, "@", then letters, digits, dots and hyphens.

@@ -180,3 +180,14 @@ def test_an_email_address_with_a_non_ascii_local_part_is_refused_at_the_form(app
         assert normalise_email("Zoe@Example.org") == "Zoe@example.org"
         with pytest.raises(ValidationError):
             normalise_email("zoë@example.org")
+
+
+#: Passes email_validator's IDNA 2008 check, not the IDNA 2003 codec Flask-Mail encodes it with.
+UNSENDABLE = "eve@\u05d0\u05d11.example"
+
+
+def test_an_address_the_mail_layer_cannot_encode_is_refused_next_to_the_field(app, client, holder_form):
+    response = submit_form(client, holder_form.path, **{**VALID, "email": UNSENDABLE})
+    assert response.status_code == 200
+    assert field_error(response.get_data(as_text=True), "email") == "Enter a valid email address, like name@example.com."
+    assert holder(app, holder_form.order_id).holder_email is None

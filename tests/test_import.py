@@ -504,3 +504,19 @@ def test_a_name_is_refused_for_control_format_private_use_and_surrogate_characte
         assert controls
     else:
         assert not controls
+
+
+def test_an_address_the_mail_layer_cannot_encode_is_an_error_on_its_line(app, make_shop, run_import, tmp_path):
+    """It would pass the syntax check and then never be delivered: refused where the organizer can fix it."""
+    shop_id = make_shop()
+    path = write_csv(
+        tmp_path,
+        HEADER,
+        "NX-3101,Ann,Jansen,ann@example.com,,Day ticket,1,45.00",
+        "NX-3102,Eve,Levi,eve@\u05d0\u05d11.example,,Day ticket,1,45.00",
+    )
+    result = run_import(path, shop_id)
+    assert result.exit_code == 1
+    assert "line 3: email: Enter a valid email address" in result.stderr
+    with app.app_context():
+        assert count(Order) == 0

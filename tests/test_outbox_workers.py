@@ -188,3 +188,41 @@ def test_sigterm_during_a_send_finishes_that_message_and_hands_back_the_rest(app
         stop_workers([worker])
     received = Counter(message["Message-ID"] for message in slow_smtp.messages)
     assert len(received) == 4 and set(received.values()) == {1}
+
+
+#: Passes email_validator's IDNA 2008 check, not the IDNA 2003 codec that encodes it for SMTP
+#: (a right-to-left label that ends in a digit).
+UNSENDABLE = "eve@\u05d0\u05d11.example"
+
+
+def test_an_address_the_mail_layer_cannot_encode_fails_alone_and_the_worker_delivers_the_rest(
+    app, smtp, make_order, login
+):
+    """One stored address that cannot be put on the wire is its message's failure, on its order's timeline."""
+    shop_id = make_order(tickets=1, booker_email="first@example.com")
+    with app.app_context():
+        from portal.models import Order
+
+        shop_id = db.session.get(Order, shop_id).shop_id
+    bad_order = make_order(tickets=1, shop_id=shop_id, booker_email=UNSENDABLE)
+    for n in range(4):
+        make_order(tickets=1, shop_id=shop_id, booker_email=f"after{n}@example.com")
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "outbox", "worker", "--interval", "0.2"],
+        cwd=ROOT, env=cli_env(app, smtp), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while len(smtp.messages) < 5 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.5)  # a worker that died on the bad message would be gone by now
+        assert worker.poll() is None, "the worker exited"
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        _, errors = worker.communicate(timeout=30)
+    assert worker.returncode == 0, errors
+    for address in ["first@example.com", *(f"after{n}@example.com" for n in range(4))]:
+        smtp.take_one(address)
+    assert statuses(app) == {"sent": 5, "failed": 1}
+    page = login("Acme Events").get(f"/backoffice/orders/{bad_order}").get_data(as_text=True)
+    assert "Email could not be delivered: order confirmation" in page

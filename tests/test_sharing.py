@@ -11,6 +11,7 @@ from portal.models import Order, OutgoingMessage
 from tests.conftest import links_in
 from tests.pages import (
     csrf_token,
+    field_error,
     flashes,
     hrefs,
     path_of,
@@ -306,3 +307,17 @@ def test_booker_claim_and_recipient_submission_at_once_only_one_wins(
     assert all(response.status_code < 500 for response in (claim_response, submit_response))
     deliver()
     smtp.take_one(winner)
+
+
+def test_sharing_by_email_to_an_address_the_mail_layer_cannot_encode_is_refused_next_to_the_field(
+    client, smtp, deliver, make_order
+):
+    make_order(tickets=1)
+    deliver()
+    overview = path_of(links_in(smtp.take_one("booker@example.com"))[0])
+    response = submit_form(
+        client, f"{overview}/tickets/1/share", action=f"{overview}/tickets/1/share/email", email="eve@\u05d0\u05d11.example"
+    )
+    assert response.status_code == 422
+    assert field_error(response.get_data(as_text=True), "email") == "Enter a valid email address, like name@example.com."
+    assert deliver().sent == 0

@@ -337,11 +337,15 @@ def _tickets_attachment(ticket_ids: list[int]) -> tuple[str, str, bytes] | None:
 
 
 def _is_permanent(error: Exception) -> bool:
-    if isinstance(error, PermanentFailure | UnicodeEncodeError):
-        # UnicodeEncodeError: an address smtplib cannot put on the wire.
-        return True
+    """Whether trying the message again cannot help: the server refused it for good, or it cannot be written.
+
+    Anything but an SMTP answer is the message's own (an address the mail layer cannot
+    encode, a template that fails): the same message would fail the same way again.
+    """
     if isinstance(error, smtplib.SMTPRecipientsRefused):
         return all(code >= 500 for code, _ in error.recipients.values())
+    if not isinstance(error, smtplib.SMTPException):
+        return True
     code = getattr(error, "smtp_code", None)
     return isinstance(code, int) and code >= 500
 
@@ -539,8 +543,12 @@ def _deliver(connection: Connection, batch: list[Row[Any]], report: DeliveryRepo
                 try:
                     transport.send(_to_email(message))
                 except smtplib.SMTPServerDisconnected:
-                    raise
-                except (smtplib.SMTPException, UnicodeEncodeError, PermanentFailure) as error:
+                    raise  # the connection, not this message
+                except Exception as error:  # noqa: BLE001 (whatever is wrong with one message is its failure alone)
+                    if isinstance(error, OSError) and not isinstance(error, smtplib.SMTPException):
+                        raise  # the connection (smtplib's errors are OSErrors too)
+                    if not isinstance(error, smtplib.SMTPException | PermanentFailure):
+                        current_app.logger.exception("outbox: message %s cannot be sent", message.id)
                     last_error = _mark_failed(connection, message, error, permanent=_is_permanent(error))
                     report.failed += 1
                     report.errors.append(f"message {message.id}: {last_error}")
