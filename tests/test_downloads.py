@@ -156,3 +156,53 @@ def test_a_cancelled_order_cannot_be_downloaded(app, client, personalised_pair):
         response = client.post(url, data={"csrf_token": token})
         assert response.status_code == 410, url
         assert "cancelled" in text(response.get_data(as_text=True))
+
+
+@pytest.mark.parametrize("number", ["订单-1", "ΩMEGA-2"])
+def test_an_order_number_in_any_script_downloads_under_gunicorn_and_each_download_is_recorded_once(
+    app, smtp, deliver, make_order, gunicorn, number
+):
+    """gunicorn refuses a header that is not Latin-1: the file name goes as RFC 6266's filename* (UTF-8)."""
+    import re
+    from urllib.parse import unquote
+
+    import requests
+
+    from portal.models import OrderEvent
+
+    order_id = make_order(tickets=2, number=number)
+    overview = open_overview(smtp, deliver)
+    server = gunicorn(workers=1)
+    booker, recipient = requests.Session(), requests.Session()
+
+    def post(session, page_path: str, action: str, *, follow: bool = True, **fields):
+        page = session.get(server.url + page_path, timeout=30)
+        assert page.status_code == 200
+        data = {"csrf_token": csrf_token(page.text), **fields}
+        return session.post(server.url + action, data=data, allow_redirects=follow, timeout=30)
+
+    claim = f"{overview}/tickets/1/claim"
+    assert post(booker, claim, claim, **HOLDER).status_code == 200  # followed back to the overview
+    share = f"{overview}/tickets/2/share"
+    shared = post(booker, share, f"{share}/whatsapp", follow=False)
+    [link] = re.findall(r"/t/[^\s\"&<]+", unquote(shared.text if shared.status_code == 200 else shared.headers["Location"]))
+    assert post(recipient, link, link, first_name="Ana", last_name="Lima", email="ana@example.org").status_code == 200
+    deliver()
+    smtp.take_one("noor@example.org")
+    smtp.take_one("ana@example.org")
+
+    downloads = [
+        (post(booker, overview, f"{overview}/tickets/1/download"), f"ticket-{number}-1.pdf"),
+        (post(booker, overview, f"{overview}/download"), f"tickets-{number}.pdf"),
+        (post(recipient, link, f"{link}/download"), f"ticket-{number}-2.pdf"),
+    ]
+    for response, filename in downloads:
+        assert response.status_code == 200, server.log_text()
+        assert response.content.startswith(b"%PDF")
+        disposition = response.headers["Content-Disposition"]
+        assert disposition.isascii() and disposition.startswith("attachment;")
+        [encoded] = re.findall(r"filename\*=UTF-8''(\S+)", disposition)
+        assert unquote(encoded) == filename
+    with app.app_context():
+        kinds = [e.kind for e in db.session.query(OrderEvent).filter_by(order_id=order_id)]
+    assert kinds.count("ticket_downloaded") == 2 and kinds.count("tickets_downloaded") == 1

@@ -6,9 +6,10 @@ and link previews open links before the person does.
 
 from __future__ import annotations
 
+import io
 from urllib.parse import quote
 
-from flask import Response, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, flash, g, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import generate_csrf
@@ -84,17 +85,24 @@ def _booker_ticket(token: str, position: int) -> tuple[Order, Ticket]:
 
 
 def _ticket_file(tickets: list[Ticket], *, actor: str) -> Response:
-    """Answer with the tickets as one PDF, and put the download on the order's timeline."""
-    pdf = downloads.tickets_pdf(tickets)
-    downloads.record_download(tickets, actor=actor)
-    db.session.commit()
+    """Answer with the tickets as one PDF, and put the download on the order's timeline.
+
+    send_file writes the file name as RFC 6266 allows (an ASCII fallback and a UTF-8
+    ``filename*``), whatever script the order number is in. The download is recorded
+    only once the response that carries it has been built.
+    """
     number = tickets[0].order.number
     filename = f"ticket-{number}-{tickets[0].position}.pdf" if len(tickets) == 1 else f"tickets-{number}.pdf"
-    return Response(
-        pdf,
+    response = send_file(
+        io.BytesIO(downloads.tickets_pdf(tickets)),
         mimetype="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        as_attachment=True,
+        download_name=filename,
+        max_age=0,
     )
+    downloads.record_download(tickets, actor=actor)
+    db.session.commit()
+    return response
 
 
 def whatsapp_url(text: str, number: str | None = None) -> str:
