@@ -15,6 +15,8 @@ from markupsafe import Markup
 from werkzeug.datastructures import LanguageAccept
 from werkzeug.http import parse_accept_header
 
+from portal.redirects import local_path
+
 #: Each language named in itself, as the switcher shows it (never translated).
 LANGUAGE_NAMES = {"en": "English", "nl": "Nederlands"}
 #: The chosen language is kept for a year.
@@ -114,6 +116,6 @@ def _page_before() -> str:
     must not be copied into another URL.
     """
     referrer = urlsplit(request.referrer or "")
-    if referrer.netloc == request.host and referrer.scheme in {"http", "https"} and referrer.path.startswith("/"):
-        return referrer.path + (f"?{referrer.query}" if referrer.query else "")
+    if referrer.netloc == request.host and referrer.scheme in {"http", "https"}:
+        return local_path(referrer.path + (f"?{referrer.query}" if referrer.query else "")) or "/"
     return "/"

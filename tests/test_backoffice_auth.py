@@ -2,6 +2,8 @@
 
 import re
 
+import pytest
+
 from portal.extensions import db
 from portal.models import BackofficeUser, Organizer
 from tests.pages import csrf_token, flashes, text
@@ -80,6 +82,16 @@ def test_login_goes_back_to_the_page_asked_for_but_never_to_another_site(runner,
     page = other.get("/backoffice/login").get_data(as_text=True)
     response = other.post("/backoffice/login?next=https://evil.example/backoffice/",
                           data={"csrf_token": csrf_token(page), "email": "staff@acme.example", "password": "right password 1"})
+    assert response.headers["Location"] == "/backoffice/orders"
+
+
+@pytest.mark.parametrize("target", ["/backoffice/orders%0d%0a", "//evil.example/backoffice/", "/backoffice/\\evil"])
+def test_a_next_page_that_cannot_be_a_page_of_this_site_is_ignored_after_a_good_login(runner, client, target):
+    create_user(runner, "--organizer", "Acme Events", "--email", "staff@acme.example", "--password", "right password 1")
+    page = client.get(f"/backoffice/login?next={target}").get_data(as_text=True)
+    response = client.post(f"/backoffice/login?next={target}",
+                           data={"csrf_token": csrf_token(page), "email": "staff@acme.example", "password": "right password 1"})
+    assert response.status_code == 303
     assert response.headers["Location"] == "/backoffice/orders"
 
 

@@ -106,8 +106,17 @@ def test_switcher_sets_the_language_and_goes_back_to_the_page(client, make_order
         assert len(db.session.get(Order, order_id).events) == history_before, "the switcher changed data"
 
 
-def test_switcher_never_sends_to_another_site(client):
-    response = client.get("/language/nl", headers={"Referer": "https://evil.example/phish"})
+@pytest.mark.parametrize(
+    "referrer",
+    [
+        "https://evil.example/phish",
+        "http://localhost//evil.example/x",  # the portal's own 404 page at a path a browser reads as another host
+        "http://localhost/\\evil.example/x",
+    ],
+)
+def test_switcher_never_sends_to_another_site(client, referrer):
+    response = client.get("/language/nl", headers={"Referer": referrer})
+    assert response.status_code == 303
     assert response.headers["Location"] == "/"
     assert client.get("/language/xx").status_code == 404
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import time
-from urllib.parse import urlsplit
 
 from flask import current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext
@@ -21,6 +20,7 @@ from portal.backoffice import bp
 from portal.backoffice.forms import LoginForm
 from portal.extensions import db, limiter, rate_limited
 from portal.models import BackofficeUser
+from portal.redirects import local_path
 
 USER_KEY = "backoffice_user_id"
 FINGERPRINT_KEY = "backoffice_fingerprint"
@@ -80,11 +80,10 @@ def current_user() -> BackofficeUser:
 
 
 def safe_next(target: str | None) -> str:
-    """Where to go after login: a backoffice page of this site, never another site."""
-    if target:
-        parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and parts.path.startswith(bp.url_prefix + "/"):
-            return target
+    """Where to go after login: a backoffice page of this site, never another site (nor a broken header)."""
+    target = local_path(target)
+    if target and target.startswith(bp.url_prefix + "/"):
+        return target
     return url_for("backoffice.orders")
 
 

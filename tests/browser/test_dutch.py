@@ -149,3 +149,12 @@ def test_switcher_turns_the_page_dutch_and_back(new_context, make_order, smtp, d
     page.get_by_role("navigation", name="Taal").get_by_role("link", name="English").tap()
     expect(page.locator("html")).to_have_attribute("lang", "en")
     expect(page.locator("#ticket-1").get_by_role("link", name="Claim", exact=True)).to_be_visible()
+
+
+def test_the_switcher_on_a_page_whose_path_reads_as_another_site_stays_on_the_portal(phone, live_server):
+    """``//evil.example/phish`` is the portal's own 404 page; its Referer must not send the switcher elsewhere."""
+    phone.goto(live_server + "//evil.example/phish")
+    phone.get_by_role("link", name="Nederlands").click()
+    phone.wait_for_load_state()
+    assert phone.url == live_server + "/"
+    expect(phone.locator("html")).to_have_attribute("lang", "nl")
