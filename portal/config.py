@@ -82,11 +82,11 @@ class Config:
     #: How many reverse proxies in front of the app set X-Forwarded-For/-Proto/-Host (0: none,
     #: the headers are ignored). Only then is the client's address (rate limits) taken from them.
     TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))
-    #: Pages may load scripts, styles and images from this site only; no inline code.
-    #: form-action allows wa.me: browsers apply it to the redirect after the WhatsApp share form.
+    #: Pages may load scripts, styles and images from this site only; no inline code; forms post
+    #: to this site only (WhatsApp opens from a link, not a form: see consumer.views.whatsapp).
     CONTENT_SECURITY_POLICY = (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "form-action 'self' https://wa.me; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
     )
 
     BABEL_DEFAULT_LOCALE = "en"

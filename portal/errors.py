@@ -44,6 +44,13 @@ class TicketAlreadyPersonalised(PortalError):
     message = _l("This ticket has already been personalised and cannot be changed here.")
 
 
+class TicketChangedMeanwhile(PortalError):
+    message = _l(
+        "This ticket was shared or changed since you opened the page, so nothing was done. "
+        "Here it is as it is now: share it again if you still want to."
+    )
+
+
 class PersonalisationNotRequired(PortalError):
     message = _l("Tickets of this event need no personal details.")
 

@@ -68,13 +68,22 @@ def whatsapp_text(location: str) -> str:
     return message
 
 
+def whatsapp_link(html: str) -> str:
+    """The "Open WhatsApp" link of the page a WhatsApp share leads to."""
+    [link] = [href for href in hrefs(html) if href.startswith("https://wa.me/")]
+    return link
+
+
 def share_via_whatsapp(client, overview_path: str, position: int) -> str:
     """Press the WhatsApp button of a ticket's share page; returns the share link's path."""
     page = client.get(f"{overview_path}/tickets/{position}/share").get_data(as_text=True)
     action = next(action for action in form_actions(page) if action.endswith("/share/whatsapp"))
-    response = client.post(action, data={"csrf_token": csrf_token(page)})
+    version = re.search(r'name="share_version" type="hidden" value="(\d+)"', page).group(1)
+    response = client.post(action, data={"csrf_token": csrf_token(page), "share_version": version})
     assert response.status_code == 303, f"WhatsApp share answered {response.status_code}"
-    [link] = re.findall(r"https?://\S+/t/\S+", whatsapp_text(response.headers["Location"]))
+    whatsapp_page = client.get(response.headers["Location"])
+    assert whatsapp_page.status_code == 200
+    [link] = re.findall(r"https?://\S+/t/\S+", whatsapp_text(whatsapp_link(whatsapp_page.get_data(as_text=True))))
     return path_of(link)
 
 

@@ -15,7 +15,7 @@ from portal.extensions import db
 from portal.models import Order
 from portal.services.organizers import create_backoffice_user
 from tests.conftest import free_port
-from tests.pages import csrf_token, form_actions, path_of, ticket_card, whatsapp_text
+from tests.pages import csrf_token, form_actions, path_of, ticket_card, whatsapp_link, whatsapp_text
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -93,7 +93,8 @@ def test_a_link_and_a_form_from_one_server_work_on_the_other(app, make_order, tw
     # The form (and its CSRF token, kept in the signed session cookie) came from A; B accepts it.
     response = booker.post(b + action, data={"csrf_token": csrf_token(share_page)}, allow_redirects=False, timeout=10)
     assert response.status_code == 303
-    [link] = re.findall(r"https?://\S+/t/\S+", whatsapp_text(response.headers["Location"]))
+    whatsapp_page = booker.get(a + response.headers["Location"], timeout=10).text
+    [link] = re.findall(r"https?://\S+/t/\S+", whatsapp_text(whatsapp_link(whatsapp_page)))
 
     # The share link B just issued opens on A, for someone with no cookies at all.
     recipient_page = requests.get(a + path_of(link), timeout=10)

@@ -1,5 +1,6 @@
 """Sharing a ticket, and the rule that a ticket is personalised once: over HTTP, also under load."""
 
+import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -19,6 +20,7 @@ from tests.pages import (
     submit_form,
     text,
     ticket_card,
+    whatsapp_link,
     whatsapp_text,
 )
 
@@ -75,8 +77,9 @@ def test_whatsapp_button_sends_the_phone_to_click_to_chat_with_a_working_link(cl
     response = client.post(f"{overview}/tickets/2/share/whatsapp", data={"csrf_token": csrf_token(page)})
 
     assert response.status_code == 303
-    assert response.headers["Location"].startswith("https://wa.me/?text=")
-    message = whatsapp_text(response.headers["Location"])
+    whatsapp_page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert whatsapp_link(whatsapp_page).startswith("https://wa.me/?text=")
+    message = whatsapp_text(whatsapp_link(whatsapp_page))
     assert "Harbour Jazz Nights" in message
     [link] = [word for word in message.split() if word.startswith("http")]
     assert link.startswith("http://portal.test/t/")
@@ -320,4 +323,50 @@ def test_sharing_by_email_to_an_address_the_mail_layer_cannot_encode_is_refused_
     )
     assert response.status_code == 422
     assert field_error(response.get_data(as_text=True), "email") == "Enter a valid email address, like name@example.com."
+    assert deliver().sent == 0
+
+
+def share_form(client, overview: str, position: int) -> dict[str, str]:
+    """What the share page's forms send besides the address: the CSRF token and the share version shown."""
+    page = client.get(f"{overview}/tickets/{position}/share").get_data(as_text=True)
+    version = re.search(r'name="share_version" type="hidden" value="(\d+)"', page).group(1)
+    return {"csrf_token": csrf_token(page), "share_version": version}
+
+
+def test_tapping_whatsapp_twice_shares_once_and_the_first_link_keeps_working(app, client, smtp, deliver, make_order):
+    """The app was slow to open, so the booker tapped again: the link the first tap sent must not die."""
+    order_id = make_order(tickets=1)
+    overview = open_overview(smtp, deliver)
+    form = share_form(client, overview, 1)
+    first = client.post(f"{overview}/tickets/1/share/whatsapp", data=form)
+    first_link = whatsapp_link(client.get(first.headers["Location"]).get_data(as_text=True))
+    second = client.post(f"{overview}/tickets/1/share/whatsapp", data=form)
+    assert second.status_code == 303
+    assert whatsapp_link(client.get(second.headers["Location"]).get_data(as_text=True)) == first_link
+    [link] = re.findall(r"https?://\S+/t/\S+", whatsapp_text(first_link))
+    assert client.get(path_of(link)).status_code == 200
+    with app.app_context():
+        order = db.session.get(Order, order_id)
+        assert [e.kind for e in order.events].count("ticket_shared") == 1
+
+
+def test_sending_the_share_email_form_twice_sends_one_email(app, client, smtp, deliver, make_order):
+    make_order(tickets=1)
+    overview = open_overview(smtp, deliver)
+    form = {**share_form(client, overview, 1), "email": "friend@example.org"}
+    for _ in range(2):
+        assert client.post(f"{overview}/tickets/1/share/email", data=form).status_code == 303
+    deliver()
+    [link] = [url for url in links_in(smtp.take_one("friend@example.org")) if "/t/" in url]
+    assert client.get(path_of(link)).status_code == 200
+
+
+def test_a_share_form_opened_before_another_share_is_refused_with_the_reason(app, client, smtp, deliver, make_order):
+    make_order(tickets=1)
+    overview = open_overview(smtp, deliver)
+    stale = share_form(client, overview, 1)
+    share_via_whatsapp(client, overview, 1)
+    response = client.post(f"{overview}/tickets/1/share/email", data={**stale, "email": "friend@example.org"})
+    assert response.status_code == 409
+    assert "shared or changed since you opened the page" in text(response.get_data(as_text=True))
     assert deliver().sent == 0

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, StringField
-from wtforms.validators import DataRequired, Length, ValidationError
+from wtforms import DateField, IntegerField, StringField
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
+from wtforms.widgets import HiddenInput
 
 from portal.forms import email_field, name_field, normalise_email, parse_phone, phone_field, plain_text
 from portal.models import Shop
@@ -48,7 +49,17 @@ class HolderForm(FlaskForm):
         )
 
 
-class ShareByEmailForm(FlaskForm):
+class ShareForm(FlaskForm):
+    """A share button: its CSRF token and the ticket's share version the page showed.
+
+    A share is made only from that version, so tapping twice (the app was slow to
+    open) shares once and never revokes the link the first tap sent.
+    """
+
+    share_version = IntegerField(widget=HiddenInput(), validators=[Optional()])
+
+
+class ShareByEmailForm(ShareForm):
     email = email_field(_l("Email"))
 
     def validate_email(self, field) -> None:

@@ -14,12 +14,12 @@ from flask_babel import gettext
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import generate_csrf
 
-from portal import tokens
+from portal import links, tokens
 from portal.consumer import bp
-from portal.consumer.forms import ActionForm, HolderForm, LostLinkForm, ShareByEmailForm
+from portal.consumer.forms import ActionForm, HolderForm, LostLinkForm, ShareByEmailForm, ShareForm
 from portal.errors import LinkError, PortalError, TicketAlreadyPersonalised
 from portal.extensions import db, limiter, rate_limited
-from portal.models import Order, Shop, Ticket
+from portal.models import Order, Shop, Ticket, TicketStatus
 from portal.services import downloads, history, personalisation
 from portal.services.overview import order_overview
 from portal.stencils import render_stencilled
@@ -196,17 +196,36 @@ def _share_page(order: Order, ticket: Ticket, token: str, email_form: ShareByEma
 @bp.post("/o/<token>/tickets/<int:position>/share/whatsapp")
 @token_pages
 def share_whatsapp(token: str, position: int):
+    """Record the share, then open WhatsApp from a page of our own (see whatsapp below)."""
     order, ticket = _booker_ticket(token, position)
-    if not ActionForm().validate_on_submit():
+    form = ShareForm()
+    if not form.validate_on_submit():
         abort(400)
-    share_url = personalisation.share_by_whatsapp(order, ticket)
+    personalisation.share_by_whatsapp(order, ticket, seen_share_version=form.share_version.data)
     db.session.commit()
+    return redirect(url_for(".whatsapp", token=token, position=position), code=303)
+
+
+@bp.get("/o/<token>/tickets/<int:position>/share/whatsapp")
+@token_pages
+def whatsapp(token: str, position: int):
+    """The ticket's WhatsApp message, opened by a link (and once by a script) rather than a redirect.
+
+    wa.me answers with a redirect of its own (to api.whatsapp.com today); browsers hold
+    every redirect after a form submission to the page's CSP form-action, so a form
+    cannot lead there. A link is a plain navigation, whatever wa.me redirects to.
+    """
+    order, ticket = _booker_ticket(token, position)
+    if ticket.status != TicketStatus.SHARED or ticket.shared_via != personalisation.WHATSAPP:
+        return redirect(url_for(".overview", token=token))
     text = gettext(
         "Here is your ticket for %(event)s. Fill in your details to get it: %(url)s",
         event=order.shop.event_name,
-        url=share_url,
+        url=links.ticket_url(ticket),
     )
-    return redirect(whatsapp_url(text), code=303)
+    return render_template(
+        "consumer/whatsapp.html", order=order, ticket=ticket, token=token, whatsapp_url=whatsapp_url(text)
+    )
 
 
 @bp.post("/o/<token>/tickets/<int:position>/share/link")
@@ -238,7 +257,7 @@ def share_email(token: str, position: int):
     form = ShareByEmailForm()
     if not form.validate_on_submit():
         return _share_page(order, ticket, token, form), 422
-    personalisation.share_by_email(order, ticket, form.email.data)
+    personalisation.share_by_email(order, ticket, form.email.data, seen_share_version=form.share_version.data)
     db.session.commit()
     flash(gettext("Ticket %(position)d has been sent to %(email)s.", position=position, email=form.email.data), "success")
     return redirect(url_for(".overview", token=token), code=303)

@@ -27,6 +27,7 @@ from portal.errors import (
     PersonalisationNotRequired,
     PortalError,
     TicketAlreadyPersonalised,
+    TicketChangedMeanwhile,
 )
 from portal.extensions import db
 from portal.models import Order, OrderStatus, OutgoingMessage, Shop, Ticket, TicketStatus
@@ -109,13 +110,16 @@ def _order_still_current(order: Order) -> ColumnElement[bool]:
 
 def _refusal(ticket: Ticket) -> PortalError:
     """Explain why a conditional update of this ticket matched no row."""
+    version_loaded = ticket.order.personalisation_version
     db.session.refresh(ticket.order)
     db.session.refresh(ticket)
     if ticket.order.is_cancelled:
         return OrderCancelled()
     if ticket.is_personalised:
         return TicketAlreadyPersonalised()
-    return LinkRevoked()
+    if ticket.order.personalisation_version != version_loaded:
+        return LinkRevoked()
+    return TicketChangedMeanwhile()
 
 
 def _update_ticket(ticket: Ticket, *conditions: ColumnElement[bool], **values: object) -> None:
@@ -151,7 +155,7 @@ def queue_ticket_ready(ticket: Ticket) -> None:
         )
 
 
-def _booker_update(order: Order, ticket: Ticket, **values: object) -> None:
+def _booker_update(order: Order, ticket: Ticket, *conditions: ColumnElement[bool], **values: object) -> None:
     """A booker's change (claim or share) of a ticket nobody personalised yet, in an order still current.
 
     It always issues a new share version, so any earlier share link stops working.
@@ -161,6 +165,7 @@ def _booker_update(order: Order, ticket: Ticket, **values: object) -> None:
         ticket,
         Ticket.status.in_([TicketStatus.OPEN, TicketStatus.SHARED]),
         _order_still_current(order),
+        *conditions,
         share_version=Ticket.share_version + 1,
         **values,
     )
@@ -181,33 +186,72 @@ def claim(order: Order, ticket: Ticket, details: HolderDetails) -> Ticket:
     return ticket
 
 
-def _share(order: Order, ticket: Ticket, channel: str, recipient_email: str | None) -> str:
-    """Record a share and return the fresh share link; earlier links of the ticket stop working."""
-    _booker_update(
-        order,
-        ticket,
-        status=TicketStatus.SHARED,
-        shared_via=channel,
-        shared_with_email=recipient_email,
-        shared_at=utcnow(),
+def _is_the_same_share(ticket: Ticket, seen_share_version: int, channel: str, recipient_email: str | None) -> bool:
+    """Whether the ticket's latest share is the one a form showing `seen_share_version` asked for.
+
+    A person taps twice when the app is slow: the second submission of the same form
+    finds its share made already, and must not revoke the link the first one sent.
+    """
+    return (
+        ticket.status == TicketStatus.SHARED
+        and ticket.share_version == seen_share_version + 1
+        and ticket.shared_via == channel
+        and ticket.shared_with_email == recipient_email
     )
+
+
+def _share(
+    order: Order, ticket: Ticket, channel: str, recipient_email: str | None, seen_share_version: int | None
+) -> bool:
+    """Record a share (earlier links of the ticket stop working); False when it was made already.
+
+    `seen_share_version` is the share version the booker's page showed: the share is made
+    only from that version, so a repeated submission of one form shares once.
+    """
+    if seen_share_version is None:
+        conditions = ()
+    elif _is_the_same_share(ticket, seen_share_version, channel, recipient_email):
+        return False
+    else:
+        conditions = (Ticket.share_version == seen_share_version,)
+    try:
+        _booker_update(
+            order,
+            ticket,
+            *conditions,
+            status=TicketStatus.SHARED,
+            shared_via=channel,
+            shared_with_email=recipient_email,
+            shared_at=utcnow(),
+        )
+    except TicketChangedMeanwhile:
+        # Two submissions of one form at once: the other one made this share.
+        if seen_share_version is not None and _is_the_same_share(ticket, seen_share_version, channel, recipient_email):
+            return False
+        raise
     history.record(order, history.TICKET_SHARED, actor=history.BOOKER, ticket=ticket, channel=channel)
+    return True
+
+
+def share_by_whatsapp(order: Order, ticket: Ticket, *, seen_share_version: int | None = None) -> str:
+    """Record a WhatsApp share (once per form); returns the share link to put in the message."""
+    _share(order, ticket, WHATSAPP, None, seen_share_version)
     return links.ticket_url(ticket)
-
-
-def share_by_whatsapp(order: Order, ticket: Ticket) -> str:
-    """Record a WhatsApp share; returns the new share link to put in the message."""
-    return _share(order, ticket, WHATSAPP, None)
 
 
 def share_as_link(order: Order, ticket: Ticket) -> str:
     """Record a share by the bare link (share sheet, copy); returns the new share link."""
-    return _share(order, ticket, LINK, None)
+    _share(order, ticket, LINK, None, None)
+    return links.ticket_url(ticket)
 
 
-def share_by_email(order: Order, ticket: Ticket, recipient_email: str) -> str:
-    """Record an email share and queue the email that carries the new link."""
-    share_url = _share(order, ticket, EMAIL, recipient_email)
+def share_by_email(
+    order: Order, ticket: Ticket, recipient_email: str, *, seen_share_version: int | None = None
+) -> str:
+    """Record an email share and queue the email that carries the new link (once per form)."""
+    if not _share(order, ticket, EMAIL, recipient_email, seen_share_version):
+        return links.ticket_url(ticket)
+    share_url = links.ticket_url(ticket)
     shop = order.shop
     with force_locale(shop.default_language):
         queue_email(

@@ -40,8 +40,71 @@ def _missing() -> str | None:
     return None
 
 
+class WhatsAppStandIn:
+    """wa.me and api.whatsapp.com as they answer today, on loopback over TLS.
+
+    ``https://wa.me/?text=…`` answers 302 to ``https://api.whatsapp.com/send/?text=…``,
+    which shows a page: so a browser that blocks the redirect (a CSP form-action that
+    allows only wa.me) never gets there, as on a real phone.
+    """
+
+    HOSTS = ("wa.me", "api.whatsapp.com")
+
+    def __init__(self) -> None:
+        import ssl
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from urllib.parse import urlsplit
+
+        import trustme
+
+        #: (host, path) of every request, in order.
+        self.visits: list[tuple[str, str]] = []
+        visits = self.visits
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                host = self.headers.get("Host", "").split(":")[0]
+                visits.append((host, self.path))
+                if host == "wa.me":
+                    query = urlsplit(self.path).query
+                    self.send_response(302)
+                    self.send_header("Location", f"https://api.whatsapp.com/send/?{query}&type=custom_url&app_absent=0")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                body = b"<!doctype html><html lang=en><title>Share on WhatsApp</title><p>Continue to chat</p></html>"
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        trustme.CA().issue_cert(*self.HOSTS).configure_cert(context)
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def chromium_flags(self) -> list[str]:
+        """Send Chromium's connections for these hosts here, and take the test certificate."""
+        rules = ", ".join(f"MAP {host} 127.0.0.1:{self.port}" for host in self.HOSTS)
+        return [f"--host-resolver-rules={rules}", "--ignore-certificate-errors"]
+
+
 @pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
+def whatsapp() -> Iterator[WhatsAppStandIn]:
+    stand_in = WhatsAppStandIn()
+    yield stand_in
+    stand_in.server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def browser(whatsapp) -> Iterator[object]:
     reason = _missing()
     if reason:
         if os.environ.get("CI") == "true":
@@ -50,7 +113,9 @@ def browser() -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS)
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=[*CHROMIUM_FLAGS, *whatsapp.chromium_flags()]
+        )
         yield browser
         browser.close()
 
@@ -60,15 +125,18 @@ def new_context(browser, live_server):
     """Factory: a browser context (a person's own browser) on the live server; closed after the test."""
     contexts = []
 
-    def new_context(device: dict | None = None, *, locale: str = "en-GB", **options):
-        # bypass_csp lets only the test inject axe-core; the site keeps its Content-Security-Policy.
+    def new_context(device: dict | None = None, *, locale: str = "en-GB", bypass_csp: bool = True, **options):
+        # bypass_csp lets the test inject axe-core (the site keeps sending its Content-Security-Policy);
+        # a test of what the policy does itself passes bypass_csp=False.
         context = browser.new_context(
-            **(device or PHONE), base_url=live_server, locale=locale, bypass_csp=True, accept_downloads=True, **options
+            **(device or PHONE), base_url=live_server, locale=locale, bypass_csp=bypass_csp, accept_downloads=True,
+            **options,
         )
         context.set_default_timeout(10_000)
-        # Nothing may leave the machine: any request to another host is refused unless a test routes it.
-        context.route(lambda url: not url.startswith(live_server) and not url.startswith("https://wa.me/"),
-                      lambda route: route.abort())
+        # Nothing may leave the machine: any request to another host than the portal and the
+        # WhatsApp stand-in (which Chromium resolves to loopback) is refused unless a test routes it.
+        allowed = (live_server, *(f"https://{host}/" for host in WhatsAppStandIn.HOSTS))
+        context.route(lambda url: not url.startswith(allowed), lambda route: route.abort())
         contexts.append(context)
         return context
 
