@@ -41,13 +41,14 @@ def create_app(config: type[Config] = Config, overrides: dict[str, Any] | None =
     limiter.init_app(app)
     _secure_transport(app)
 
-    from portal import assets, i18n, logs, web
+    from portal import assets, error_pages, i18n, logs, templating
 
     logs.install_redaction(app)
 
     babel.init_app(app, locale_selector=i18n.select_locale)
     i18n.init_app(app)
-    web.init_app(app)
+    templating.init_app(app)
+    error_pages.init_app(app)
     assets.init_app(app)
 
     from portal.consumer import bp as consumer_bp
@@ -72,7 +73,7 @@ def _secure_transport(app: Flask) -> None:
     if https:
         app.config["SESSION_COOKIE_SECURE"] = True
         app.config["PREFERRED_URL_SCHEME"] = "https"
-    headers.init_app(app)  # inside ProxyFix: it sees the scheme ProxyFix found
+    headers.init_app(app)  # its hooks see the scheme ProxyFix found
     proxies = app.config["TRUSTED_PROXIES"]
     if proxies > 0:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies)
@@ -97,6 +98,9 @@ def _fill_in_defaults(app: Flask) -> None:
             key_file.write_text(secrets.token_urlsafe(48))
             key_file.chmod(0o600)
         app.config["SECRET_KEY"] = key_file.read_text().strip()
+    # Flask-WTF signs form tokens with these (itsdangerous takes a list: the last signs, all verify),
+    # so a form opened before a key rotation is still accepted after it, as links and sessions are.
+    app.config.setdefault("WTF_CSRF_SECRET_KEY", [*app.config["SECRET_KEY_FALLBACKS"], app.config["SECRET_KEY"]])
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         # Several threads write at once in the dev server and tests: wait for the lock, don't fail.
         options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}))

@@ -1,10 +1,5 @@
 """Flask extensions, created once here and bound to an app in the factory."""
 
-import functools
-from collections.abc import Callable
-from typing import Any
-
-from flask import current_app
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -36,30 +31,6 @@ csrf = CSRFProtect()
 babel = Babel()
 # The storage comes from RATELIMIT_STORAGE_URI (a storage_uri given here would override the config).
 # Behind reverse proxies, TRUSTED_PROXIES makes the factory apply ProxyFix: the remote address is the client's.
+# RATELIMIT_ENABLED (Flask-Limiter's own setting) switches every limit off.
 limiter = Limiter(key_func=get_remote_address)
 
-
-View = Callable[..., Any]
-
-
-def rate_limited(*limits: Callable[[View], View]) -> Callable[[View], View]:
-    """Apply Flask-Limiter decorators to a view (the first outermost), or none while RATELIMIT_ENABLED is off.
-
-    Switched off, Flask-Limiter still works out every limit of a decorated view on
-    each request, about as much work as a bare Flask request; load benchmarks run so.
-    """
-
-    def decorate(view: View) -> View:
-        limited = view
-        for limit in reversed(limits):
-            limited = limit(limited)
-
-        @functools.wraps(view)
-        def dispatch(*args: Any, **kwargs: Any) -> Any:
-            if current_app.config["RATELIMIT_ENABLED"]:
-                return limited(*args, **kwargs)
-            return view(*args, **kwargs)
-
-        return dispatch
-
-    return decorate

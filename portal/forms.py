@@ -1,137 +1,64 @@
-"""Form fields and validators shared by the portal and the backoffice."""
+"""Form fields, validators and forms that the portal and the backoffice share.
+
+The rules themselves are in portal.validation; here they become WTForms validators
+whose refusal shows next to the field.
+"""
 
 from __future__ import annotations
 
-import re
-import unicodedata
+from collections.abc import Callable
 
-import phonenumbers
-from email_validator import EmailNotValidError, ValidatedEmail, validate_email
-from email_validator.rfc_constants import CASE_INSENSITIVE_MAILBOX_NAMES, EMAIL_MAX_LENGTH
 from flask_babel import lazy_gettext as _l
-from flask_mail import sanitize_address
-from wtforms import EmailField, StringField, TelField
+from flask_wtf import FlaskForm
+from wtforms import DateField, EmailField, Field, StringField, TelField
 from wtforms.validators import DataRequired, Length, ValidationError
 
-#: Long enough for any real name (Wolfeschlegelsteinhausenbergerdorff fits), short enough for a ticket.
-NAME_MAX = 100
-EMAIL_MAX = 254
+from portal import validation
+from portal.models import Shop
+from portal.services.personalisation import HolderDetails
+from portal.validation import EMAIL_MAX, NAME_MAX, InvalidValue
 
 
-def _validate_email(value: str) -> ValidatedEmail:
-    """email_validator as the portal uses it: syntax only (no DNS look-up: a form must never hang on a resolver)."""
-    # SMTPUTF8 off: a non-ASCII local part cannot be delivered through most relays (or smtplib).
-    return validate_email(value, check_deliverability=False, allow_smtputf8=False)
+def checked(rule: Callable[[str], str]) -> Callable[[str], str]:
+    """A rule of portal.validation, refusing with a ValidationError (shown next to the field)."""
 
-
-def normalise_email(value: str) -> str:
-    """Check the address's syntax and that mail can be sent to it; return it normalised (the domain in lower case).
-
-    email_validator checks an international domain by IDNA 2008; Flask-Mail encodes it by
-    Python's older IDNA 2003 codec, which refuses some that pass (``אב1.example``: a
-    right-to-left label ending in a digit). An address the mail layer cannot encode is
-    refused here, where the person can still correct it.
-    """
-    try:
-        normalised = _validate_email(value).normalized
-        sanitize_address(normalised)
-    except (EmailNotValidError, UnicodeError) as error:
-        raise ValidationError(_l("Enter a valid email address, like name@example.com.")) from error
-    return normalised
-
-
-#: An address of plain ASCII: a dot-atom of common characters, "@", then letters, digits, dots and hyphens.
-_PLAIN_ADDRESS = re.compile(r"([A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*)@([A-Za-z0-9.-]+)")
-
-
-class EmailNormaliser:
-    """normalise_email for the many addresses of a file, checking each domain once instead of once per address.
-
-    The domain check is most of email_validator's work and does not depend on the
-    part before the @-sign. A plain address (_PLAIN_ADDRESS: a local part that
-    email_validator keeps as it is) is put together as email_validator does it:
-    the local part (in lower case for RFC 2142 names such as "info"), "@", the
-    normalised domain, within the same length limits. Anything else, and anything
-    that would be refused, goes through normalise_email: same results, same errors.
-    """
-
-    #: Enough for the domains of any real file; past it domains are not kept, so memory stays flat.
-    MAX_DOMAINS = 10_000
-
-    def __init__(self) -> None:
-        #: Domain as written -> (normalised domain, its ASCII form), or None when it fails the check.
-        self._domains: dict[str, tuple[str, str] | None] = {}
-
-    def __call__(self, value: str) -> str:
-        match = _PLAIN_ADDRESS.fullmatch(value)
-        if match is not None:
-            local_part, domain = match.groups()
-            checked = self._domain(domain)
-            if checked is not None:
-                if local_part.lower() in CASE_INSENSITIVE_MAILBOX_NAMES:
-                    local_part = local_part.lower()
-                normalised = f"{local_part}@{checked[0]}"
-                # email_validator limits the address as written, normalised (in UTF-8) and with the ASCII domain.
-                longest = max(len(value), len(normalised.encode()), len(local_part) + 1 + len(checked[1]))
-                if longest <= EMAIL_MAX_LENGTH:
-                    return normalised
-        return normalise_email(value)
-
-    def _domain(self, domain: str) -> tuple[str, str] | None:
-        if domain in self._domains:
-            return self._domains[domain]
+    def check(value: str) -> str:
         try:
-            # With the shortest local part: should that make the address too long, so it is with any other.
-            checked = _validate_email(f"a@{domain}")
-        except EmailNotValidError:
-            result = None
-        else:
-            result = (checked.domain, checked.ascii_domain)
-        if len(self._domains) < self.MAX_DOMAINS:
-            self._domains[domain] = result
-        return result
+            return rule(value)
+        except InvalidValue as error:
+            raise ValidationError(error.message) from error
+
+    return check
+
+
+normalise_email = checked(validation.normalise_email)
 
 
 def parse_phone(value: str, region: str) -> str:
-    """Return the number in E.164 form; numbers without + are read as the shop's country's."""
-    try:
-        number = phonenumbers.parse(value, region)
-    except phonenumbers.NumberParseException as error:
-        raise ValidationError(_l("Enter a valid phone number, like +31 6 12345678.")) from error
-    if not phonenumbers.is_valid_number(number):
-        raise ValidationError(_l("Enter a valid phone number, like +31 6 12345678."))
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return checked(lambda text: validation.parse_phone(text, region))(value)
 
 
-def _has_control_characters(text: str, allowed: str = "") -> bool:
-    """Whether the text has a control, format, private-use or surrogate character, other than those allowed."""
-    # Printable text has none of them (of categories C and Z, only the space is printable):
-    # one quick call answers for most text.
-    if text.isprintable():
-        return False
-    return any(unicodedata.category(char) in {"Cc", "Cf", "Co", "Cs"} and char not in allowed for char in text)
+def plain_text(form: FlaskForm | None, field: Field) -> None:
+    checked(validation.check_plain_text)(field.data or "")
 
 
-def plain_text(form, field) -> None:
-    """Refuse control characters: they have no place in a name and can break emails and PDFs."""
-    if _has_control_characters(field.data or ""):
-        raise ValidationError(_l("Use letters, spaces and punctuation only."))
+def multiline_text(form: FlaskForm | None, field: Field) -> None:
+    checked(validation.check_multiline_text)(field.data or "")
 
 
-def multiline_text(form, field) -> None:
-    """Like plain_text, but line breaks and tabs are allowed (addresses, contact notes)."""
-    if _has_control_characters(field.data or "", allowed="\r\n\t"):
-        raise ValidationError(_l("Use letters, spaces and punctuation only."))
-
-
-def _strip(value: str | None) -> str | None:
+def strip_text(value: str | None) -> str | None:
+    """A field filter: leading and trailing spaces are never meant."""
     return value.strip() if isinstance(value, str) else value
+
+
+class ActionForm(FlaskForm):
+    """A button that acts: it carries only the CSRF token."""
 
 
 def name_field(label: str) -> StringField:
     return StringField(
         label,
-        filters=[_strip],
+        filters=[strip_text],
         validators=[DataRequired(_l("This field is required.")), Length(max=NAME_MAX), plain_text],
         render_kw={"autocomplete": "off", "maxlength": NAME_MAX},
     )
@@ -140,7 +67,7 @@ def name_field(label: str) -> StringField:
 def email_field(label: str = _l("Email")) -> EmailField:
     return EmailField(
         label,
-        filters=[_strip],
+        filters=[strip_text],
         validators=[DataRequired(_l("This field is required.")), Length(max=EMAIL_MAX)],
         render_kw={"autocomplete": "email", "maxlength": EMAIL_MAX, "inputmode": "email"},
     )
@@ -149,7 +76,46 @@ def email_field(label: str = _l("Email")) -> EmailField:
 def phone_field(label: str = _l("Phone")) -> TelField:
     return TelField(
         label,
-        filters=[_strip],
+        filters=[strip_text],
         validators=[Length(max=40)],
         render_kw={"autocomplete": "tel", "maxlength": 40},
     )
+
+
+class HolderForm(FlaskForm):
+    """The details of the person who will use a ticket, as the shop asks for them.
+
+    The booker's claim, the recipient's page and the organizer's edit all use it.
+    """
+
+    first_name = name_field(_l("First name"))
+    last_name = name_field(_l("Last name"))
+    email = email_field()
+    phone = phone_field()
+    date_of_birth = DateField(_l("Date of birth"), validators=[DataRequired(_l("Enter a date of birth."))])
+
+    def __init__(self, shop: Shop, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.shop = shop
+        if not shop.date_of_birth_required:
+            del self.date_of_birth
+
+    def validate_email(self, field) -> None:
+        field.data = normalise_email(field.data)
+
+    def validate_phone(self, field) -> None:
+        if not field.data:
+            if self.shop.phone_required:
+                raise ValidationError(_l("This field is required."))
+            field.data = None
+            return
+        field.data = parse_phone(field.data, self.shop.country)
+
+    def holder_details(self) -> HolderDetails:
+        return HolderDetails(
+            first_name=self.first_name.data,
+            last_name=self.last_name.data,
+            email=self.email.data,
+            phone=self.phone.data,
+            date_of_birth=self.date_of_birth.data if "date_of_birth" in self else None,
+        )

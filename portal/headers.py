@@ -1,24 +1,19 @@
-"""Security headers and the https redirect, with every header value worked out once at start-up.
+"""Security headers on every response, the https redirect, and no-store for pages of personal data.
 
-These replace Flask-Talisman: for the same headers it rebuilt its options and the
-policy strings on every request (about 0.25 ms, more than a whole bare Flask
-request), and the settings here never change while the app runs.
+A plain after_request hook, not Flask-Talisman: the headers are five constants that
+need no library, and Talisman has had no release since 2023. Each header has a test
+(tests/test_headers.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Any
-
-from flask import Flask, redirect, request
-from werkzeug.datastructures import Headers
+from flask import Flask, Response, redirect, request
 
 #: A year: browsers keep to HTTPS for this long after one HTTPS visit.
 HSTS = "max-age=31556926; includeSubDomains"
 
 
 def init_app(app: Flask) -> None:
-    """Call before any middleware that rewrites the request's scheme (ProxyFix) wraps the app."""
     headers = {
         "Content-Security-Policy": app.config["CONTENT_SECURITY_POLICY"],
         # For browsers without CSP 2's frame-ancestors.
@@ -30,6 +25,15 @@ def init_app(app: Flask) -> None:
         "Permissions-Policy": "browsing-topics=()",
     }
 
+    @app.after_request
+    def _security_headers(response: Response) -> Response:
+        for name, value in headers.items():
+            response.headers.setdefault(name, value)  # a view that needs another policy sets its own
+        # HSTS only over HTTPS, as the standard asks; the scheme is the one ProxyFix took from a trusted proxy.
+        if request.is_secure:
+            response.headers["Strict-Transport-Security"] = HSTS
+        return response
+
     if app.config["FORCE_HTTPS"]:
 
         @app.before_request
@@ -39,28 +43,8 @@ def init_app(app: Flask) -> None:
                 return redirect("https://" + request.url.split("://", 1)[1], code=302)
             return None
 
-    app.wsgi_app = SecurityHeaders(app.wsgi_app, list(headers.items()))  # type: ignore[method-assign]
 
-
-class SecurityHeaders:
-    """WSGI middleware: the same headers on every response, added as the response starts.
-
-    Added through werkzeug's Headers in an after_request hook, each value was checked for
-    line breaks again on every request: about 6 % of the booker's overview. These are
-    constants, checked by werkzeug once here. No page sets them itself.
-    """
-
-    def __init__(self, wsgi_app: Callable[..., Iterable[bytes]], headers: list[tuple[str, str]]) -> None:
-        self.wsgi_app = wsgi_app
-        self.headers = Headers(headers).to_wsgi_list()  # refuses a value that could split a header
-        self.https_headers = [*self.headers, ("Strict-Transport-Security", HSTS)]
-
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        def start_with_headers(status: str, response_headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            # HSTS only over HTTPS, as the standard asks (a plain-http HSTS header is ignored);
-            # the scheme is the one ProxyFix took from a trusted proxy, if any.
-            secure = environ["wsgi.url_scheme"] == "https"
-            response_headers.extend(self.https_headers if secure else self.headers)
-            return start_response(status, response_headers, exc_info)
-
-        return self.wsgi_app(environ, start_with_headers)
+def never_cache(response: Response) -> Response:
+    """An after_request hook: pages of personal data (and health checks) that no browser or proxy may keep."""
+    response.headers["Cache-Control"] = "no-store"
+    return response

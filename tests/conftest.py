@@ -19,7 +19,6 @@ from werkzeug.serving import make_server
 
 from portal import create_app
 from portal.config import TestConfig
-from portal.database import dispose_engines
 from portal.extensions import db
 from portal.models import Organizer, Shop
 from portal.services import outbox
@@ -110,7 +109,7 @@ def app(app_config):
     with app.app_context():
         db.session.remove()
         db.drop_all()
-        dispose_engines()
+        db.engine.dispose()
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ def settings_of(app, shop_id: int) -> dict:
     with app.app_context():
         shop = db.session.get(Shop, shop_id)
         return {name: getattr(shop, name) for name in (
-            "event_name", "venue", "download_enabled", "personalisation_required", "phone_required",
+            "event_name", "venue", "default_language", "download_enabled", "personalisation_required", "phone_required",
             "date_of_birth_required", "consumer_desk_whatsapp", "support_contact")}
 
 
@@ -28,6 +28,8 @@ def save_settings(client, shop_id: int, **changes):
             data[name] = value
     for name in re.findall(r'<input checked[^>]* name="(\w+)"[^>]* type="checkbox"', html):
         data[name] = "y"
+    for name, value in re.findall(r'<select[^>]* name="(\w+)"[^>]*>.*?<option[^>]* selected[^>]* value="([^"]*)"', html, flags=re.S):
+        data[name] = value
     data["support_contact"] = re.search(r"<textarea[^>]*>\s*(.*?)</textarea>", html, flags=re.S).group(1)
     for name, value in changes.items():
         if value is False:
@@ -97,18 +99,22 @@ def test_saving_settings_stores_every_field_and_the_whatsapp_number_as_e164(app,
     shop_id = make_shop()
     staff = login()
     response = save_settings(
-        staff, shop_id, event_name="Harbour Jazz Nights 2027", venue="Pier 6, Rotterdam", personalisation_required=False,
+        staff, shop_id, event_name="Harbour Jazz Nights 2027", venue="Pier 6, Rotterdam", default_language="nl",
+        personalisation_required=False,
         phone_required=True, date_of_birth_required=True, consumer_desk_whatsapp="020 555 0199",
         support_contact="Acme support: help@acme.example")
     assert response.status_code == 303
     assert settings_of(app, shop_id) == {
-        "event_name": "Harbour Jazz Nights 2027", "venue": "Pier 6, Rotterdam", "download_enabled": True,
+        "event_name": "Harbour Jazz Nights 2027", "venue": "Pier 6, Rotterdam", "default_language": "nl",
+        "download_enabled": True,
         "personalisation_required": False, "phone_required": True, "date_of_birth_required": True,
         "consumer_desk_whatsapp": "+31205550199", "support_contact": "Acme support: help@acme.example"}
     # The portal follows: no personal data needed, so no Claim or Share.
     make_order(tickets=1, shop_id=shop_id, booker_email="sam@example.com")
     deliver()
-    html = client.get(path_of(links_in(smtp.take_one("sam@example.com"))[0])).get_data(as_text=True)
+    confirmation = smtp.take_one("sam@example.com")
+    assert confirmation["Subject"] == "Je tickets voor Harbour Jazz Nights 2027"  # the shop's language, now Dutch
+    html = client.get(path_of(links_in(confirmation)[0]), headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert "Harbour Jazz Nights 2027" in html and ">Claim<" not in html and ">Share<" not in html
 
 

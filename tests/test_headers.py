@@ -7,7 +7,6 @@ import pytest
 
 from portal import create_app
 from portal.config import TestConfig
-from portal.database import dispose_engines
 from portal.extensions import db
 from tests.conftest import links_in
 from tests.pages import csrf_token, path_of, share_via_whatsapp
@@ -105,7 +104,7 @@ def https_app(app_config):
     with app.app_context():
         db.session.remove()
         db.drop_all()
-        dispose_engines()
+        db.engine.dispose()
 
 
 def test_behind_an_https_proxy_pages_send_hsts_and_a_secure_session_cookie(https_app):

@@ -13,7 +13,7 @@ from babel.messages.pofile import read_po
 from portal.extensions import db
 from portal.models import Order, Shop
 from tests.conftest import body, links_in
-from tests.pages import csrf_token, path_of, text
+from tests.pages import csrf_token, path_of, pdf_text, submit_form, text
 
 ROOT = Path(__file__).resolve().parent.parent
 DUTCH = ROOT / "translations" / "nl" / "LC_MESSAGES" / "messages.po"
@@ -149,46 +149,53 @@ def test_backoffice_prices_in_dutch(login, make_order):
     assert "€ 45,00" in page.replace("\xa0", " ")
 
 
-def test_emails_go_out_in_the_shops_language_whatever_the_page(client, make_order, smtp, deliver):
+def test_the_first_email_is_in_the_shops_language(client, make_order, smtp, deliver):
     make_order(default_language="nl")
     deliver()
     confirmation = smtp.take_one("booker@example.com")
     assert confirmation["Subject"] == "Je tickets voor Harbour Jazz Nights"
     assert "Bekijk je tickets" in body(confirmation)
-    overview = path_of(links_in(confirmation)[0])
 
-    # The booker reads the page in English; the recipient's email is still Dutch.
-    share_page = f"{overview}/tickets/1/share"
-    html = client.get(share_page, headers={"Accept-Language": "en"}).get_data(as_text=True)
-    client.post(f"{share_page}/email", data={"csrf_token": csrf_token(html), "email": "friend@example.org"})
+
+def test_mails_and_tickets_follow_the_language_each_person_used(app, client, make_order, smtp, deliver, login):
+    """The booker chose Nederlands with the switcher, the friend's browser asks for Dutch: the shop's English is only the default."""
+    order_id = make_order(tickets=2)
     deliver()
+    overview = path_of(links_in(smtp.take_one("booker@example.com"))[0])
+    booker = client
+    booker.get(overview)
+    booker.get("/language/nl", headers={"Referer": f"http://localhost{overview}"})
+
+    # The booker claims ticket 1 on the Dutch page: the holder's mail and the PDF are Dutch.
+    assert submit_form(booker, f"{overview}/tickets/1/claim", first_name="Sam", last_name="de Vries",
+                       email="sam@example.org").status_code == 302
+    # The share email goes out in the booker's language: the friend's is not known yet.
+    share_page = booker.get(f"{overview}/tickets/2/share").get_data(as_text=True)
+    booker.post(f"{overview}/tickets/2/share/email", data={"csrf_token": csrf_token(share_page), "email": "friend@example.org"})
+    deliver()
+    assert smtp.take_one("sam@example.org")["Subject"] == "Je ticket voor Harbour Jazz Nights is klaar"
     shared = smtp.take_one("friend@example.org")
     assert shared["Subject"] == "Er is een ticket voor Harbour Jazz Nights met je gedeeld"
+    booker_pdf = booker.post(f"{overview}/tickets/1/download", data={"csrf_token": csrf_token(booker.get(overview).get_data(as_text=True))})
+    assert "Toon deze QR-code" in pdf_text(booker_pdf.data)[0]
 
-
-@pytest.fixture
-def dutch_shop(make_shop):
-    return make_shop(default_language="nl")
-
-
-def test_ticket_pdf_in_the_shops_language(app, make_order, dutch_shop, smtp, deliver):
-    import pypdfium2
-
-    from portal.services import downloads
-    from portal.services.personalisation import HolderDetails, claim
-
-    order_id = make_order(shop_id=dutch_shop)
+    # The friend's browser asks for English: their mail and their ticket are in English.
+    friend = app.test_client()
+    link = path_of(next(url for url in links_in(shared) if "/t/" in url))
+    page = friend.get(link, headers={"Accept-Language": "en-GB,en"}).get_data(as_text=True)
+    friend.post(link, headers={"Accept-Language": "en-GB,en"}, data={
+        "csrf_token": csrf_token(page), "first_name": "Ria", "last_name": "Zyx", "email": "ria@example.org"})
     deliver()
-    smtp.take_one("booker@example.com")
-    with app.test_request_context(headers={"Accept-Language": "en"}):
-        order = db.session.get(Order, order_id)
-        ticket = order.ticket_at(1)
-        claim(order, ticket, HolderDetails("Noor", "Bakker", "noor@example.org"))
-        db.session.commit()
-        pdf = downloads.tickets_pdf([ticket])
+    assert smtp.take_one("ria@example.org")["Subject"] == "Your ticket for Harbour Jazz Nights is ready"
+    page = friend.get(link, headers={"Accept-Language": "en-GB,en"}).get_data(as_text=True)
+    friend_pdf = friend.post(f"{link}/download", headers={"Accept-Language": "en-GB,en"}, data={"csrf_token": csrf_token(page)})
+    assert "Show this QR code" in pdf_text(friend_pdf.data)[0]
+
+    # The organizer resends the order email: it goes out in the language the booker last used.
+    staff = login()
+    submit_form(staff, f"/backoffice/orders/{order_id}/resend")
     deliver()
-    smtp.take_one("noor@example.org")
-    page_text = pypdfium2.PdfDocument(pdf)[0].get_textpage().get_text_range()
-    assert "Evenement" in page_text and "Toon deze QR-code" in page_text
-    with app.app_context():
-        assert db.session.get(Shop, dutch_shop).default_language == "nl"
+    resent = smtp.take_one("booker@example.com")
+    assert resent["Subject"] == "Je tickets voor Harbour Jazz Nights"
+    [tickets] = list(resent.iter_attachments())
+    assert all("Toon deze QR-code" in page for page in pdf_text(tickets.get_content()))

@@ -128,7 +128,7 @@ def test_a_crash_on_a_link_page_is_logged_without_the_token(app, client, smtp, d
     def crash(token):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(views, "order_overview", crash)
+    monkeypatch.setattr(views.personalisation, "order_for_overview", crash)
     with caplog.at_level(logging.ERROR):
         response = client.get(path)
     assert response.status_code == 500

@@ -174,22 +174,22 @@ class TestWithoutMailServer:
         assert [m.status for m in messages(app)] == [MessageStatus.SENT]
 
 
-def test_a_message_arrives_exactly_as_written_whatever_its_text(app, smtp, deliver):
-    """Non-ASCII subject and body, lines longer than SMTP allows, a line starting with a dot."""
-    subject = "Jouw tickets voor Zoë’s feest — " + "lang " * 30
-    text = "Hallo Łukasz,\n.een regel met een punt vooraan\nFrom here\n" + "x = y " * 300 + "\nTot ziens "
-    html = "<p>Zoë &amp; Łukasz</p>\n" + '<a href="https://portal.test/o/abc?d=1">link</a> ' * 60
-    with app.app_context():
-        db.session.add(
-            OutgoingMessage(kind="share", recipient="friend@example.org", subject=subject, body_text=text, body_html=html)
-        )
-        db.session.commit()
+def test_a_message_arrives_exactly_as_written_whatever_its_text(app, smtp, deliver, make_order):
+    """Non-ASCII subject and body, a line longer than SMTP allows, a line starting with a dot.
+
+    aiosmtpd refuses a line over 998 bytes, as RFC 5321 lets a server do: the message arrives only if it has none.
+    """
+    event = "Zoë’s feest — " + "lang " * 30
+    venue = "Łukasz’ schuur\n.een regel met een punt vooraan\nFrom here " + "x = y " * 300
+    make_order(tickets=1, event_name=event, venue=venue)
     assert deliver().sent == 1
-    message = smtp.take_one("friend@example.org")
-    assert message["Subject"] == subject
+    message = smtp.take_one("booker@example.com")
+    assert message["Subject"] == f"Your tickets for {event}"
     assert message["Message-ID"].startswith("<outbox-")
-    assert message.get_body(preferencelist=("plain",)).get_content().replace("\r\n", "\n") == text
-    assert message.get_body(preferencelist=("html",)).get_content().replace("\r\n", "\n") == html
+    plain = message.get_body(preferencelist=("plain",)).get_content()
+    assert " ".join(venue.split()) in " ".join(plain.split()) and "Hello Sam," in plain
+    html = message.get_body(preferencelist=("html",)).get_content()
+    assert "Zoë’s feest" in html and "Łukasz’ schuur" in html
 
 
 def test_an_address_smtplib_cannot_send_to_fails_alone_and_the_batch_goes_on(app, smtp, deliver, make_order):
@@ -203,17 +203,13 @@ def test_an_address_smtplib_cannot_send_to_fails_alone_and_the_batch_goes_on(app
     assert [m.kind for m in failed] == ["confirmation"]
 
 
-def test_a_line_break_in_a_subject_fails_that_message_alone(app, smtp, deliver, make_order):
-    """A line break would let the text after it pass for a header of its own (header injection)."""
+def test_a_line_break_in_a_subject_fails_that_message_alone(app, smtp, deliver, make_order, make_shop):
+    """A line break would let the text after it pass for a header of its own (header injection).
+
+    The forms refuse one in an event's name; a name stored by other means must still not get through.
+    """
     make_order(tickets=1)
-    with app.app_context():
-        db.session.add(
-            OutgoingMessage(
-                kind="share", recipient="friend@example.org", subject="Hi\r\nBcc: everyone@example.org",
-                body_text="text", body_html="<p>html</p>",
-            )
-        )
-        db.session.commit()
+    make_order(tickets=1, booker_email="friend@example.org", event_name="Hi\r\nBcc: everyone@example.org")
     report = deliver()
     assert (report.sent, report.failed) == (1, 1)
     smtp.take_one("booker@example.com")

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.models import MessageStatus, OutgoingMessage
-from portal.services.outbox import queue_email
+from portal.services import outbox
 from tests.conftest import Mailbox, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,15 +30,15 @@ def queue_messages(app, order_id_factory, count: int) -> None:
         from portal.models import Order
 
         order = db.session.get(Order, order_id)
+        ticket = order.tickets[0]
         for number in range(count):
-            queue_email(
+            outbox.queue(
                 "share",
                 recipient=f"friend{number}@example.org",
-                subject=f"Message {number}",
-                template="share",
+                language="en",
                 order=order,
-                ticket=order.tickets[0],
-                share_url="http://portal.test/t/x",
+                ticket=ticket,
+                share_version=ticket.share_version,
             )
         db.session.commit()
 

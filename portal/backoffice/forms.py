@@ -5,12 +5,12 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import BooleanField, EmailField, PasswordField, StringField, TextAreaField
+from wtforms import BooleanField, EmailField, PasswordField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from portal.consumer.forms import HolderForm
 from portal.forms import (
-    EMAIL_MAX,
+    ActionForm,
+    HolderForm,
     email_field,
     multiline_text,
     name_field,
@@ -18,14 +18,13 @@ from portal.forms import (
     parse_phone,
     phone_field,
     plain_text,
+    strip_text,
 )
+from portal.i18n import LANGUAGE_NAMES
 from portal.models import Order, Shop
+from portal.validation import EMAIL_MAX
 from portal.services.orders import Booker
 from portal.services.shops import ShopSettings
-
-
-def _strip(value: str | None) -> str | None:
-    return value.strip() if isinstance(value, str) else value
 
 
 class LoginForm(FlaskForm):
@@ -39,10 +38,6 @@ class LoginForm(FlaskForm):
         validators=[DataRequired(_l("This field is required.")), Length(max=500)],
         render_kw={"autocomplete": "current-password"},
     )
-
-
-class ActionForm(FlaskForm):
-    """A confirmation button: it carries only the CSRF token."""
 
 
 class ContactForm(FlaskForm):
@@ -86,15 +81,21 @@ class TicketHolderForm(HolderForm):
 class ShopSettingsForm(FlaskForm):
     event_name = StringField(
         _l("Event name"),
-        filters=[_strip],
+        filters=[strip_text],
         validators=[DataRequired(_l("This field is required.")), Length(max=200), plain_text],
         render_kw={"maxlength": 200},
     )
     venue = StringField(
         _l("Venue"),
-        filters=[_strip],
+        filters=[strip_text],
         validators=[DataRequired(_l("This field is required.")), Length(max=200), plain_text],
         render_kw={"maxlength": 200},
+    )
+    default_language = SelectField(
+        _l("Default language"),
+        # Each language named in itself, marked as such for screen readers.
+        choices=[SelectChoice(code, name, render_kw={"lang": code}) for code, name in LANGUAGE_NAMES.items()],
+        description=_l("Emails and tickets are written in the language each person uses on the portal; this one until then."),
     )
     download_enabled = BooleanField(_l("Download order enabled"))
     personalisation_required = BooleanField(_l("Personalisation required"))
@@ -118,6 +119,7 @@ class ShopSettingsForm(FlaskForm):
         return ShopSettings(
             event_name=self.event_name.data,
             venue=self.venue.data,
+            default_language=self.default_language.data,
             download_enabled=self.download_enabled.data,
             personalisation_required=self.personalisation_required.data,
             phone_required=self.phone_required.data,

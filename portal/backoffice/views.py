@@ -22,7 +22,7 @@ from portal.errors import OrderCancelled, PortalError
 from portal.extensions import db
 from portal.models import Order, OrderEvent, OrderStatus, Shop, Ticket
 from portal.services import orders, shops
-from portal.web import never_cache
+from portal.headers import never_cache
 
 if TYPE_CHECKING:
     from portal.services.imports import ImportReport

@@ -10,24 +10,36 @@ import io
 from urllib.parse import quote
 
 from flask import Response, abort, current_app, flash, g, redirect, render_template, request, send_file, url_for
-from flask_babel import gettext
+from flask_babel import get_locale, gettext
 from flask_limiter.util import get_remote_address
-from flask_wtf.csrf import generate_csrf
 
 from portal import links, tokens
 from portal.consumer import bp
-from portal.consumer.forms import ActionForm, HolderForm, LostLinkForm, ShareByEmailForm, ShareForm
+from portal.consumer.forms import LostLinkForm, ShareByEmailForm, ShareForm
 from portal.errors import LinkError, PortalError, TicketAlreadyPersonalised
-from portal.extensions import db, limiter, rate_limited
+from portal.extensions import db, limiter
+from portal.forms import ActionForm, HolderForm
+from portal.headers import never_cache
 from portal.models import Order, Shop, Ticket, TicketStatus
 from portal.services import downloads, history, personalisation
-from portal.services.overview import order_overview
-from portal.stencils import render_stencilled
-from portal.web import never_cache
 
 
 # Pages reached by a token hold personal data.
 bp.after_request(never_cache)
+
+
+@bp.errorhandler(PortalError)
+def _refused(error: PortalError) -> tuple[str, int]:
+    """A refused action or an unusable link: say what happened and how to go on."""
+    db.session.rollback()
+    context: dict[str, object] = {"error": error}
+    if isinstance(error, LinkError):
+        context["lost_link_form"] = LostLinkForm(formdata=None)
+        context["shared_ticket"] = request.endpoint in ("consumer.ticket", "consumer.ticket_download")
+    elif request.view_args and "token" in request.view_args:
+        page = ".ticket" if request.endpoint in ("consumer.ticket", "consumer.ticket_download") else ".overview"
+        context["back_url"] = url_for(page, token=request.view_args["token"])
+    return render_template("errors/portal.html", **context), error.status_code
 
 
 # --- Rate limits: enough for a person, too few for a script guessing or mail bombing ---
@@ -68,11 +80,20 @@ def _order_of_link() -> str:
 #: requests (one address may be a whole venue's Wi-Fi), and a low one for its misses.
 _token_pages_limit = limiter.shared_limit(_token_page_limit, scope="token-pages")
 _bad_links_limit = limiter.shared_limit(_bad_link_limit, scope="bad-links", deduct_when=_led_nowhere)
-token_pages = rate_limited(_token_pages_limit, _bad_links_limit)
+
+
+def token_pages(view):
+    """A page reached by a link: both budgets apply."""
+    return _token_pages_limit(_bad_links_limit(view))
 
 
 def _use_shop_language(shop: Shop) -> None:
     g.shop_language = shop.default_language
+
+
+def _page_language() -> str:
+    """The language of the page the person acts on: what their emails and tickets are written in."""
+    return str(get_locale())
 
 
 def _booker_ticket(token: str, position: int) -> tuple[Order, Ticket]:
@@ -94,7 +115,7 @@ def _ticket_file(tickets: list[Ticket], *, actor: str) -> Response:
     number = tickets[0].order.number
     filename = f"ticket-{number}-{tickets[0].position}.pdf" if len(tickets) == 1 else f"tickets-{number}.pdf"
     response = send_file(
-        io.BytesIO(downloads.tickets_pdf(tickets)),
+        io.BytesIO(downloads.tickets_pdf(tickets, language=_page_language())),
         mimetype="application/pdf",
         as_attachment=True,
         download_name=filename,
@@ -135,19 +156,10 @@ def home() -> str:
 @bp.get("/o/<token>")
 @token_pages
 def overview(token: str) -> str:
-    order = order_overview(token)
+    order = personalisation.order_for_overview(token)
     _use_shop_language(order.shop)
-    # The only forms on the page are Download buttons: without them, no CSRF token and no session cookie.
-    form_token = generate_csrf() if order.any_downloadable else None
-    # The link token, order number and form token are what differ between orders of one shape.
-    return render_stencilled(
-        "consumer/overview.html",
-        lambda hole: {
-            "order": order._replace(number=hole(order.number)),
-            "token": hole(token),
-            "form_token": hole(form_token),
-        },
-    )
+    downloadable = [ticket for ticket in order.tickets if downloads.is_downloadable(ticket)]
+    return render_template("consumer/overview.html", order=order, token=token, downloadable=downloadable)
 
 
 @bp.route("/o/<token>/tickets/<int:position>/claim", methods=["GET", "POST"])
@@ -167,7 +179,7 @@ def claim(token: str, position: int):
         form.email.data = order.booker_email
         form.phone.data = order.booker_phone
     if form.validate_on_submit():
-        personalisation.claim(order, ticket, form.holder_details())
+        personalisation.claim(order, ticket, form.holder_details(), language=_page_language())
         db.session.commit()
         flash(gettext("Ticket %(position)d is now personalised.", position=position), "success")
         return redirect(url_for(".overview", token=token))
@@ -246,18 +258,17 @@ def share_link(token: str, position: int):
 
 
 @bp.post("/o/<token>/tickets/<int:position>/share/email")
-@rate_limited(
-    _token_pages_limit,
-    _bad_links_limit,
-    limiter.limit(_share_email_limit, key_func=_order_of_link),
-    limiter.limit(_share_email_limit, key_func=get_remote_address),
-)
+@token_pages
+@limiter.limit(_share_email_limit, key_func=_order_of_link)
+@limiter.limit(_share_email_limit, key_func=get_remote_address)
 def share_email(token: str, position: int):
     order, ticket = _booker_ticket(token, position)
     form = ShareByEmailForm()
     if not form.validate_on_submit():
         return _share_page(order, ticket, token, form), 422
-    personalisation.share_by_email(order, ticket, form.email.data, seen_share_version=form.share_version.data)
+    personalisation.share_by_email(
+        order, ticket, form.email.data, language=_page_language(), seen_share_version=form.share_version.data
+    )
     db.session.commit()
     flash(gettext("Ticket %(position)d has been sent to %(email)s.", position=position, email=form.email.data), "success")
     return redirect(url_for(".overview", token=token), code=303)
@@ -296,7 +307,7 @@ def ticket(token: str):
     if not ticket.is_personalised:
         form = HolderForm(ticket.order.shop)
         if form.validate_on_submit():
-            personalisation.submit_holder_details(ticket, form.holder_details())
+            personalisation.submit_holder_details(ticket, form.holder_details(), language=_page_language())
             db.session.commit()
             flash(gettext("Thank you! Your ticket is personalised."), "success")
             return redirect(url_for(".ticket", token=token), code=303)
@@ -317,12 +328,12 @@ def ticket_download(token: str) -> Response:
 
 
 @bp.route("/link", methods=["GET", "POST"])
-@rate_limited(limiter.limit(_lost_link_limit, methods=["POST"]))
+@limiter.limit(_lost_link_limit, methods=["POST"])
 def lost_link():
     """"Send me a new link": answers the same whether or not the order and address match."""
     form = LostLinkForm()
     if form.validate_on_submit():
-        personalisation.send_current_link(form.order_number.data, form.email.data)
+        personalisation.send_current_link(form.order_number.data, form.email.data, language=_page_language())
         db.session.commit()
         return render_template("consumer/link_sent.html")
     return render_template("consumer/lost_link.html", form=form)

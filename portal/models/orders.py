@@ -41,6 +41,9 @@ class Order(db.Model):
     booker_email: Mapped[str] = mapped_column(String(254), index=True)
     #: E.164, or None when the shop did not ask for it.
     booker_phone: Mapped[str | None] = mapped_column(String(20))
+    #: The language of the page the booker last acted on; their emails are written in it.
+    #: None until then: the shop's default language.
+    booker_language: Mapped[str | None] = mapped_column(String(5))
 
     #: Carried in every overview link; bumping it (reopen, cancel) revokes them all.
     personalisation_version: Mapped[int] = mapped_column(default=FIRST_PERSONALISATION_VERSION)
@@ -56,6 +59,10 @@ class Order(db.Model):
     @property
     def booker_name(self) -> str:
         return full_name(self.booker_first_name, self.booker_last_name)
+
+    @property
+    def booker_mail_language(self) -> str:
+        return self.booker_language or self.shop.default_language
 
     @property
     def is_cancelled(self) -> bool:

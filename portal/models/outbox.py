@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, ColumnElement, ForeignKey, Index, String, Text, literal
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import JSON, ColumnElement, ForeignKey, Index, String, literal
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
 from portal.models._time import UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from portal.models.orders import Order
+    from portal.models.tickets import Ticket
 
 
 class MessageStatus(enum.StrEnum):
@@ -22,16 +27,20 @@ class MessageStatus(enum.StrEnum):
 
 
 class OutgoingMessage(db.Model):
+    """An email to send: what it is and whom it is about, written when it is sent (portal.services.emails)."""
+
     id: Mapped[int] = mapped_column(primary_key=True)
     #: The order whose timeline shows this message's delivery, if any.
     order_id: Mapped[int | None] = mapped_column(ForeignKey("order.id"), index=True)
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"))
-    #: What the message is for, e.g. "confirmation", "share", "ticket_ready".
+    #: What the message is, e.g. "confirmation", "share", "ticket_ready" (portal.services.emails.KINDS).
     kind: Mapped[str] = mapped_column(String(40))
     recipient: Mapped[str] = mapped_column(String(254))
-    subject: Mapped[str] = mapped_column(String(300))
-    body_text: Mapped[str] = mapped_column(Text)
-    body_html: Mapped[str] = mapped_column(Text)
+    #: The language it is written in: the one its recipient used, else the shop's.
+    language: Mapped[str] = mapped_column(String(5))
+    #: What else the message needs to say what it said when it was queued: the version of the link
+    #: it carries ({"version": 3} for an overview link, {"share_version": 2} for a ticket's link).
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     #: Tickets to attach as one PDF, rendered when the message is sent (current holder and barcode).
     attach_ticket_ids: Mapped[list[int] | None] = mapped_column(JSON)
 
@@ -44,6 +53,9 @@ class OutgoingMessage(db.Model):
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_error: Mapped[str | None] = mapped_column(String(500))
+
+    order: Mapped[Order | None] = relationship()
+    ticket: Mapped[Ticket | None] = relationship()
 
 
 def status_in_sql(status: MessageStatus) -> ColumnElement[str]:

@@ -64,6 +64,8 @@ class Ticket(db.Model):
     #: E.164.
     holder_phone: Mapped[str | None] = mapped_column(String(20))
     holder_date_of_birth: Mapped[date | None] = mapped_column(Date)
+    #: The language of the page the holder's details were filled in on; their emails and tickets are in it.
+    holder_language: Mapped[str | None] = mapped_column(String(5))
     personalised_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     #: booker, recipient or organizer.
     personalised_by: Mapped[str | None] = mapped_column(String(20))
@@ -73,6 +75,10 @@ class Ticket(db.Model):
     @property
     def holder_name(self) -> str:
         return full_name(self.holder_first_name, self.holder_last_name)
+
+    @property
+    def holder_mail_language(self) -> str:
+        return self.holder_language or self.order.booker_mail_language
 
     @property
     def is_personalised(self) -> bool:

@@ -6,50 +6,45 @@ from collections.abc import Sequence
 
 from flask_babel import force_locale, gettext
 
-from portal.errors import DownloadDisabled, OrderCancelled, TicketNotReady
+from portal.errors import DownloadDisabled, OrderCancelled, PortalError, TicketNotReady
 from portal.formatting import event_datetime
-from portal.models import Order, OrderStatus, Shop, Ticket, TicketStatus
+from portal.models import Order, Ticket, TicketStatus
 from portal.services import history
 from portal.tickets_pdf import PrintableTicket, render_tickets_pdf
 
 
 def is_ready(ticket: Ticket) -> bool:
     """A ticket can be printed once it has a holder, or at once when the shop needs no details."""
-    return _is_ready(ticket.status, ticket.order.shop)
+    return ticket.status == TicketStatus.PERSONALISED or not ticket.order.shop.personalisation_required
 
 
-def _is_ready(ticket_status: str, shop: Shop) -> bool:
-    return ticket_status == TicketStatus.PERSONALISED or not shop.personalisation_required
-
-
-def may_download(order_status: str, shop: Shop, ticket_status: str) -> bool:
-    """The download rule on plain values, for pages that read rows rather than objects."""
-    return order_status != OrderStatus.CANCELLED and shop.download_enabled and _is_ready(ticket_status, shop)
+def download_refusal(ticket: Ticket) -> PortalError | None:
+    """Why this ticket cannot be downloaded now, or None when it can: the one download rule."""
+    order = ticket.order
+    if order.is_cancelled:
+        return OrderCancelled()
+    if not order.shop.download_enabled:
+        return DownloadDisabled()
+    if not is_ready(ticket):
+        return TicketNotReady()
+    return None
 
 
 def is_downloadable(ticket: Ticket) -> bool:
-    return may_download(ticket.order.status, ticket.order.shop, ticket.status)
+    return download_refusal(ticket) is None
 
 
 def check_downloadable(ticket: Ticket) -> None:
-    order = ticket.order
-    if order.is_cancelled:
-        raise OrderCancelled()
-    if not order.shop.download_enabled:
-        raise DownloadDisabled()
-    if not is_ready(ticket):
-        raise TicketNotReady()
+    refusal = download_refusal(ticket)
+    if refusal is not None:
+        raise refusal
 
 
 def downloadable_tickets(order: Order) -> list[Ticket]:
-    """The tickets "Download all" puts in one file."""
-    if order.is_cancelled:
-        raise OrderCancelled()
-    if not order.shop.download_enabled:
-        raise DownloadDisabled()
-    ready = [ticket for ticket in order.tickets if is_ready(ticket)]
+    """The tickets "Download all" puts in one file; with none, the reason (as for its first ticket)."""
+    ready = [ticket for ticket in order.tickets if is_downloadable(ticket)]
     if not ready:
-        raise TicketNotReady()
+        raise download_refusal(order.tickets[0]) if order.tickets else TicketNotReady()
     return ready
 
 
@@ -69,9 +64,9 @@ def _printable(ticket: Ticket) -> PrintableTicket:
     )
 
 
-def tickets_pdf(tickets: Sequence[Ticket]) -> bytes:
-    """The ticket file, in the shop's language."""
-    with force_locale(tickets[0].order.shop.default_language):
+def tickets_pdf(tickets: Sequence[Ticket], *, language: str) -> bytes:
+    """The ticket file, in `language`: that of the person who downloads it, or of the email it goes with."""
+    with force_locale(language):
         labels = {
             "event": gettext("Event"),
             "date": gettext("Date"),

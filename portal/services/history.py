@@ -2,7 +2,8 @@
 
 from typing import Any
 
-from portal import driver
+from sqlalchemy import insert
+
 from portal.extensions import db
 from portal.models import Order, OrderEvent, Ticket
 from portal.models._time import utcnow
@@ -74,5 +75,6 @@ def event_row(
 
 def record_many(rows: list[dict[str, Any]]) -> None:
     """Add event_row()s to their orders' timelines in one statement, in the caller's transaction."""
-    now = utcnow()  # one moment for them all, converted for the database once
-    driver.insert_many(db.session.connection(), OrderEvent.__table__, [{**row, "created_at": now} for row in rows])
+    if rows:
+        now = utcnow()  # one moment for them all
+        db.session.execute(insert(OrderEvent), [{**row, "created_at": now} for row in rows])

@@ -27,11 +27,10 @@ from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from wtforms.validators import ValidationError
 
 from portal.errors import PortalError
 from portal.extensions import db
-from portal.forms import EMAIL_MAX, NAME_MAX, EmailNormaliser, parse_phone, plain_text
+from portal.validation import EMAIL_MAX, NAME_MAX, EmailNormaliser, InvalidValue, check_plain_text, parse_phone
 from portal.models import Order, Shop
 from portal.services import history
 from portal.services.orders import Booker, NewOrder, OrderLine, create_orders
@@ -124,15 +123,6 @@ class _SeenOrder:
         self.rows = 1
 
 
-class _Field:
-    """Just enough of a WTForms field to run the forms' validators on a cell."""
-
-    __slots__ = ("data",)
-
-    def __init__(self, data: str) -> None:
-        self.data = data
-
-
 def _header_error(message: str) -> ImportFailed:
     expected = ", ".join(COLUMNS)
     return ImportFailed([(1, message + " " + gettext("The first line must name the columns: %(columns)s.", columns=expected))])
@@ -163,7 +153,7 @@ def _read_header(stream: TextIO) -> tuple[str, dict[str, int], int]:
 
 
 def _required(value: str, column: str, max_length: int, check: Callable[[str], str], errors: list[str]) -> str:
-    """A required cell, stripped and checked: `check` returns it normalised or raises ValidationError."""
+    """A required cell, stripped and checked: `check` returns it normalised or raises InvalidValue."""
     value = value.strip()
     if not value:
         errors.append(f"{column}: {gettext('This field is required.')}")
@@ -172,14 +162,8 @@ def _required(value: str, column: str, max_length: int, check: Callable[[str], s
     else:
         try:
             return check(value)
-        except ValidationError as error:
+        except InvalidValue as error:
             errors.append(f"{column}: {error}")
-    return value
-
-
-def _plain_text(value: str) -> str:
-    """The value, if the portal's name fields take its characters."""
-    plain_text(None, _Field(value))
     return value
 
 
@@ -187,16 +171,16 @@ def _booker(
     cells: list[str], columns: dict[str, int], country: str, normalise_email: EmailNormaliser, errors: list[str]
 ) -> tuple[str, str, str, str]:
     """First name, last name, email and E.164 mobile ("" when none) of a row, checked."""
-    first_name = _required(cells[columns["first_name"]], "first_name", NAME_MAX, _plain_text, errors)
-    last_name = _required(cells[columns["last_name"]], "last_name", NAME_MAX, _plain_text, errors)
+    first_name = _required(cells[columns["first_name"]], "first_name", NAME_MAX, check_plain_text, errors)
+    last_name = _required(cells[columns["last_name"]], "last_name", NAME_MAX, check_plain_text, errors)
     email = _required(cells[columns["email"]], "email", EMAIL_MAX, normalise_email, errors)
     mobile = cells[columns["mobile"]].strip()
     if mobile:
         try:
             if len(mobile) > PHONE_INPUT_MAX:
-                raise ValidationError(gettext("At most %(max)d characters.", max=PHONE_INPUT_MAX))
+                raise InvalidValue(gettext("At most %(max)d characters.", max=PHONE_INPUT_MAX))
             mobile = parse_phone(mobile, country)
-        except ValidationError as error:
+        except InvalidValue as error:
             errors.append(f"mobile: {error}")
     return first_name, last_name, email, mobile
 
@@ -302,7 +286,7 @@ def _check(shop: Shop, stream: TextIO, spool: TextIO) -> dict[str, _SeenOrder]:
             row_errors.extend(booker_errors)
             previous = (number, raw_booker, booker) if not booker_errors else None
 
-        ticket_type = _required(cells[columns["ticket_type"]], "ticket_type", TICKET_TYPE_MAX, _plain_text, row_errors)
+        ticket_type = _required(cells[columns["ticket_type"]], "ticket_type", TICKET_TYPE_MAX, check_plain_text, row_errors)
         quantity = _quantity(cells[columns["quantity"]], row_errors)
         price_cents = _unit_price(cells[columns["unit_price"]], row_errors)
 

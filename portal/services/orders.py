@@ -10,19 +10,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from flask_babel import force_locale, gettext
-from sqlalchemy import ColumnElement, update
+from sqlalchemy import ColumnElement, insert, update
 
-from portal import driver, links
 from portal.errors import OrderCancelled, PersonalisationNotRequired, PortalError
 from portal.extensions import db
 from portal.models import Order, OrderStatus, Shop, Ticket, TicketStatus
 from portal.models.orders import FIRST_PERSONALISATION_VERSION
 from portal.models._time import utcnow
 from portal.models.tickets import new_barcode
-from portal.services import downloads, history
-from portal.services.outbox import queue_email, queue_rendered
-from portal.services.personalisation import HolderDetails, overview_link_emails, queue_ticket_ready
+from portal.services import downloads, history, outbox
+from portal.services.personalisation import HolderDetails, queue_ticket_ready
 
 
 @dataclass(frozen=True)
@@ -95,13 +92,15 @@ def create_orders(
         }
         for new in new_orders
     ]
-    # Not through the ORM, which splits a bulk INSERT wherever a value is None (booker_phone).
-    ids = driver.insert_with_ids(db.session.connection(), Order.__table__, rows, key="number")
+    # Core's INSERT … RETURNING for many rows (not the ORM, which splits a bulk INSERT wherever
+    # a value is None, as booker_phone often is); the ids come back in the rows' order.
+    ids = db.session.scalars(
+        insert(Order).returning(Order.id, sort_by_parameter_order=True), rows
+    ).all()
 
     tickets: list[dict[str, object]] = []
     events = []
-    for row, new in zip(rows, new_orders, strict=True):
-        order_id = row["id"] = ids[new.number]
+    for order_id, new in zip(ids, new_orders, strict=True):
         position = 0
         for line in new.lines:
             for _ in range(line.quantity):
@@ -116,10 +115,21 @@ def create_orders(
                 )
         events.append(history.event_row(order_id, kind, actor=created_by, actor_label=actor_label, tickets=position))
     # The column defaults (barcode, status, share version) apply per row, as for ORM objects.
-    driver.insert_many(db.session.connection(), Ticket.__table__, tickets)
+    db.session.execute(insert(Ticket), tickets)
     history.record_many(events)
-    queue_rendered(overview_link_emails(shop, rows))
-    return [row["id"] for row in rows]
+    outbox.queue_many(
+        [
+            {
+                "kind": "confirmation",
+                "recipient": new.booker.email,
+                "language": shop.default_language,
+                "order_id": order_id,
+                "details": {"version": FIRST_PERSONALISATION_VERSION},
+            }
+            for order_id, new in zip(ids, new_orders, strict=True)
+        ]
+    )
+    return list(ids)
 
 
 # --- The backoffice's order actions (the order-level ⋯ menu) -----------------
@@ -160,35 +170,20 @@ def _update_completed_order(order: Order, **values: object) -> None:
     db.session.refresh(order)
 
 
-def _queue_booker_link(order: Order, *, kind: str, template: str, attach: Sequence[Ticket] = ()) -> None:
-    """Email the booker the order's current overview link (and tickets, when given)."""
-    shop = order.shop
-    with force_locale(shop.default_language):
-        if template == "personalisation_reopened":
-            subject = gettext("New personalisation link for your tickets for %(event)s", event=shop.event_name)
-        else:
-            subject = gettext("Your tickets for %(event)s", event=shop.event_name)
-        queue_email(
-            kind,
-            recipient=order.booker_email,
-            subject=subject,
-            template=template,
-            order=order,
-            attach_tickets=attach,
-            overview_url=links.overview_url(order),
-        )
+def _queue_booker_link(order: Order, *, kind: str, attach: Sequence[Ticket] = ()) -> None:
+    """Email the booker the order's current overview link (and tickets, when given), in their language."""
+    outbox.queue(
+        kind,
+        recipient=order.booker_email,
+        language=order.booker_mail_language,
+        order=order,
+        attach=attach,
+        version=order.personalisation_version,
+    )
 
 
 def _queue_cancellation_notice(order: Order, *, kind: str = "order_cancelled") -> None:
-    shop = order.shop
-    with force_locale(shop.default_language):
-        queue_email(
-            kind,
-            recipient=order.booker_email,
-            subject=gettext("Your order %(number)s for %(event)s has been cancelled", number=order.number, event=shop.event_name),
-            template="order_cancelled",
-            order=order,
-        )
+    outbox.queue(kind, recipient=order.booker_email, language=order.booker_mail_language, order=order)
 
 
 def resend_attachments(order: Order) -> list[Ticket]:
@@ -208,7 +203,7 @@ def resend(order: Order, *, actor_label: str) -> None:
         attached = 0
     else:
         attach = resend_attachments(order)
-        _queue_booker_link(order, kind="resend", template="confirmation", attach=attach)
+        _queue_booker_link(order, kind="resend", attach=attach)
         attached = len(attach)
     history.record(
         order, history.ORDER_RESENT, actor=history.ORGANIZER, actor_label=actor_label, tickets_attached=attached
@@ -225,6 +220,7 @@ _PERSONALISATION_COLUMNS = (
     "holder_email",
     "holder_phone",
     "holder_date_of_birth",
+    "holder_language",
     "personalised_at",
     "personalised_by",
 )
@@ -256,7 +252,7 @@ def reopen_personalisation(order: Order, *, actor_label: str) -> None:
         actor_label=actor_label,
         tickets=len(order.tickets),
     )
-    _queue_booker_link(order, kind="personalisation_reopened", template="personalisation_reopened")
+    _queue_booker_link(order, kind="personalisation_reopened")
 
 
 def cancel(order: Order, *, actor_label: str) -> None:
@@ -332,7 +328,9 @@ def edit_ticket_holder(ticket: Ticket, details: HolderDetails, *, actor_label: s
     changed = holder_changes(ticket, details)
     if not changed and ticket.is_personalised:
         return []
-    previous_email = ticket.holder_email
+    previous_email, previous_language = ticket.holder_email, ticket.holder_mail_language
+    if "email" in changed:
+        values["holder_language"] = None  # someone else's, not known yet
     result = db.session.execute(
         update(Ticket)
         .where(Ticket.id == ticket.id, _ticket_still_valid())
@@ -353,21 +351,14 @@ def edit_ticket_holder(ticket: Ticket, details: HolderDetails, *, actor_label: s
         order, history.TICKET_EDITED, actor=history.ORGANIZER, actor_label=actor_label, ticket=ticket, fields=changed
     )
     if previous_email and previous_email.casefold() != ticket.holder_email.casefold():
-        _queue_holder_replaced(ticket, previous_email)
+        _queue_holder_replaced(ticket, previous_email, previous_language)
     # The holder's earlier PDF no longer scans: whoever holds the ticket now gets it afresh.
     queue_ticket_ready(ticket)
     return changed
 
 
-def _queue_holder_replaced(ticket: Ticket, previous_email: str) -> None:
+def _queue_holder_replaced(ticket: Ticket, previous_email: str, previous_language: str) -> None:
     """Tell the previous holder that the ticket is no longer in their name (no link: it is not theirs)."""
-    shop = ticket.order.shop
-    with force_locale(shop.default_language):
-        queue_email(
-            "holder_replaced",
-            recipient=previous_email,
-            subject=gettext("Your ticket for %(event)s has been changed", event=shop.event_name),
-            template="holder_replaced",
-            order=ticket.order,
-            ticket=ticket,
-        )
+    outbox.queue(
+        "holder_replaced", recipient=previous_email, language=previous_language, order=ticket.order, ticket=ticket
+    )

@@ -8,16 +8,11 @@ racing for one ticket cannot both win, whatever the database.
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
-from flask import current_app
-from flask_babel import force_locale, gettext
 from sqlalchemy import ColumnElement, select, update
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm import joinedload, selectinload
 
 from portal import links, tokens
 from portal.errors import (
@@ -30,10 +25,9 @@ from portal.errors import (
     TicketChangedMeanwhile,
 )
 from portal.extensions import db
-from portal.models import Order, OrderStatus, OutgoingMessage, Shop, Ticket, TicketStatus
+from portal.models import Order, OrderStatus, Ticket, TicketStatus
 from portal.models._time import utcnow
-from portal.services import history
-from portal.services.outbox import Stencil, queue_email, render_email
+from portal.services import history, outbox
 
 WHATSAPP = "whatsapp"
 EMAIL = "email"
@@ -62,31 +56,23 @@ class HolderDetails:
 
 
 def order_for_overview(token: str) -> Order:
-    """The order an overview link opens, or the reason it cannot be opened."""
+    """The order an overview link opens, with its shop and tickets (two statements), or the reason it cannot be opened."""
     order_id, version = tokens.read_token(tokens.OVERVIEW, token)
-    order = db.session.get(Order, order_id)
+    order = db.session.get(Order, order_id, options=[joinedload(Order.shop), selectinload(Order.tickets)])
     if order is None:
         raise LinkInvalid()
-    check_overview_link(order, order.shop, version)
-    return order
-
-
-def check_overview_link(order: Any, shop: Any, version: int) -> None:
-    """Refuse an overview link to a cancelled order, one revoked by a newer link, or an expired one.
-
-    Takes objects or rows: anything with the order's status and version and the shop's event end.
-    """
-    if order.status == OrderStatus.CANCELLED:
+    if order.is_cancelled:
         raise OrderCancelled()
     if order.personalisation_version != version:
         raise LinkRevoked()
-    tokens.check_not_expired(shop)
+    tokens.check_not_expired(order.shop)
+    return order
 
 
 def ticket_for_link(token: str) -> Ticket:
-    """The ticket a share link opens, or the reason it cannot be opened."""
+    """The ticket a share link opens, with its order and shop, or the reason it cannot be opened."""
     ticket_id, version = tokens.read_token(tokens.SHARE, token)
-    ticket = db.session.get(Ticket, ticket_id)
+    ticket = db.session.get(Ticket, ticket_id, options=[joinedload(Ticket.order).joinedload(Order.shop)])
     if ticket is None:
         raise LinkInvalid()
     if ticket.order.is_cancelled:
@@ -141,18 +127,15 @@ def _require_personalisation(order: Order) -> None:
 
 
 def queue_ticket_ready(ticket: Ticket) -> None:
-    """Tell the holder their ticket is ready (with the link to download it, where allowed)."""
-    shop = ticket.order.shop
-    with force_locale(shop.default_language):
-        queue_email(
-            "ticket_ready",
-            recipient=ticket.holder_email,
-            subject=gettext("Your ticket for %(event)s is ready", event=shop.event_name),
-            template="ticket_ready",
-            order=ticket.order,
-            ticket=ticket,
-            ticket_url=links.ticket_url(ticket),
-        )
+    """Tell the holder their ticket is ready (with the link to download it, where allowed), in their language."""
+    outbox.queue(
+        "ticket_ready",
+        recipient=ticket.holder_email,
+        language=ticket.holder_mail_language,
+        order=ticket.order,
+        ticket=ticket,
+        share_version=ticket.share_version,
+    )
 
 
 def _booker_update(order: Order, ticket: Ticket, *conditions: ColumnElement[bool], **values: object) -> None:
@@ -171,14 +154,19 @@ def _booker_update(order: Order, ticket: Ticket, *conditions: ColumnElement[bool
     )
 
 
-def claim(order: Order, ticket: Ticket, details: HolderDetails) -> Ticket:
-    """The booker fills in the holder's details; any earlier share link stops working."""
+def claim(order: Order, ticket: Ticket, details: HolderDetails, *, language: str) -> Ticket:
+    """The booker fills in the holder's details; any earlier share link stops working.
+
+    `language` is the page's: the booker's and (as far as is known) the holder's.
+    """
+    order.booker_language = language
     _booker_update(
         order,
         ticket,
         status=TicketStatus.PERSONALISED,
         personalised_at=utcnow(),
         personalised_by=history.BOOKER,
+        holder_language=language,
         **details.as_ticket_values(),
     )
     history.record(order, history.TICKET_CLAIMED, actor=history.BOOKER, ticket=ticket)
@@ -246,28 +234,30 @@ def share_as_link(order: Order, ticket: Ticket) -> str:
 
 
 def share_by_email(
-    order: Order, ticket: Ticket, recipient_email: str, *, seen_share_version: int | None = None
+    order: Order, ticket: Ticket, recipient_email: str, *, language: str, seen_share_version: int | None = None
 ) -> str:
-    """Record an email share and queue the email that carries the new link (once per form)."""
-    if not _share(order, ticket, EMAIL, recipient_email, seen_share_version):
-        return links.ticket_url(ticket)
-    share_url = links.ticket_url(ticket)
-    shop = order.shop
-    with force_locale(shop.default_language):
-        queue_email(
+    """Record an email share and queue the email that carries the new link (once per form).
+
+    The email is in the booker's language (`language`, the page's): the friend's is not known yet.
+    """
+    if _share(order, ticket, EMAIL, recipient_email, seen_share_version):
+        order.booker_language = language
+        outbox.queue(
             "share",
             recipient=recipient_email,
-            subject=gettext("A ticket for %(event)s has been shared with you", event=shop.event_name),
-            template="share",
+            language=language,
             order=order,
             ticket=ticket,
-            share_url=share_url,
+            share_version=ticket.share_version,
         )
-    return share_url
+    return links.ticket_url(ticket)
 
 
-def submit_holder_details(ticket: Ticket, details: HolderDetails) -> Ticket:
-    """The recipient of a share link personalises the ticket; their link keeps working."""
+def submit_holder_details(ticket: Ticket, details: HolderDetails, *, language: str) -> Ticket:
+    """The recipient of a share link personalises the ticket; their link keeps working.
+
+    `language` is the page's: the holder's emails and ticket are written in it.
+    """
     _update_ticket(
         ticket,
         Ticket.status == TicketStatus.SHARED,
@@ -276,6 +266,7 @@ def submit_holder_details(ticket: Ticket, details: HolderDetails) -> Ticket:
         status=TicketStatus.PERSONALISED,
         personalised_at=utcnow(),
         personalised_by=history.RECIPIENT,
+        holder_language=language,
         **details.as_ticket_values(),
     )
     history.record(ticket.order, history.TICKET_PERSONALISED, actor=history.RECIPIENT, ticket=ticket)
@@ -283,79 +274,22 @@ def submit_holder_details(ticket: Ticket, details: HolderDetails) -> Ticket:
     return ticket
 
 
-def overview_link_email(order: Order, *, kind: str = "confirmation") -> dict[str, Any]:
-    """The booker's email with the order's current personalisation link, rendered, not yet queued."""
-    shop = order.shop
-    with force_locale(shop.default_language):
-        return render_email(
-            kind,
-            recipient=order.booker_email,
-            subject=gettext("Your tickets for %(event)s", event=shop.event_name),
-            template="confirmation",
-            order=order,
-            overview_url=links.overview_url(order),
-        )
-
-
-def queue_overview_link(order: Order, *, kind: str = "confirmation") -> None:
-    """Email the booker the order's current personalisation link."""
-    db.session.add(OutgoingMessage(**overview_link_email(order, kind=kind)))
-
-
-#: What differs between two orders' overview emails, besides the link's token.
-_STENCIL_FIELDS = ("number", "booker_first_name", "booker_last_name", "booker_email")
-#: Below this many orders, rendering each email costs less than making a stencil.
-_STENCIL_MIN_ORDERS = 20
-
-
-def overview_link_emails(
-    shop: Shop, orders: Sequence[Mapping[str, Any]], *, kind: str = "confirmation"
-) -> list[dict[str, Any]]:
-    """overview_link_email() for many orders of one shop, given as their rows (columns and id).
-
-    Rows, not objects: an import sends thousands of these emails, and making an
-    object per order costs more than filling in its email. The templates are
-    rendered once, for a stand-in order whose number, booker and link token are
-    placeholders, then filled in per order. The first order's email is also
-    rendered in full and compared: should they ever differ (a template that
-    does more with these values than print them), every email is rendered in full.
-    """
-    if len(orders) < _STENCIL_MIN_ORDERS:
-        return [overview_link_email(_unsaved_order(shop, row), kind=kind) for row in orders]
-    stand_in = _unsaved_order(
-        shop,
-        {"id": 0, "personalisation_version": 1, **{name: f"{name}-{secrets.token_hex(8)}" for name in _STENCIL_FIELDS}},
+def queue_overview_link(order: Order, *, kind: str = "confirmation", language: str | None = None) -> None:
+    """Email the booker the order's current personalisation link (in their language, unless given)."""
+    outbox.queue(
+        kind,
+        recipient=order.booker_email,
+        language=language or order.booker_mail_language,
+        order=order,
+        version=order.personalisation_version,
     )
-    placeholders = {getattr(stand_in, name): name for name in _STENCIL_FIELDS}
-    placeholders[tokens.make_token(tokens.OVERVIEW, stand_in.id, stand_in.personalisation_version)] = "token"
-    stencil = Stencil(overview_link_email(stand_in, kind=kind), placeholders)
-    link_token = tokens.token_maker(tokens.OVERVIEW)
-
-    def fill(row: Mapping[str, Any]) -> dict[str, Any]:
-        values = {name: row[name] for name in _STENCIL_FIELDS}
-        # Only the token differs between two orders' links (checked below like the rest).
-        values["token"] = link_token(row["id"], row["personalisation_version"])
-        return stencil.fill(values, order_id=row["id"])
-
-    emails = [fill(orders[0])]
-    if emails[0] != overview_link_email(_unsaved_order(shop, orders[0]), kind=kind):
-        current_app.logger.warning("mail/confirmation cannot be filled in from a stencil; rendering each email")
-        return [overview_link_email(_unsaved_order(shop, row), kind=kind) for row in orders]
-    emails.extend(fill(row) for row in orders[1:])
-    return emails
 
 
-def _unsaved_order(shop: Shop, row: Mapping[str, Any]) -> Order:
-    """An Order object holding a row's values, to render an email with; never saved."""
-    order = Order(**row)
-    set_committed_value(order, "shop", shop)  # not via shop.orders, which would save it
-    return order
-
-
-def send_current_link(order_number: str, email: str) -> None:
+def send_current_link(order_number: str, email: str, *, language: str) -> None:
     """Email the current link to the order's contact address if the pair matches; silent otherwise.
 
     The caller answers the same either way, so the form cannot be used to probe orders.
+    The email is in the language of the page the form was sent from.
     """
     order = db.session.scalar(select(Order).where(Order.number == order_number.strip().upper()))
     if order is None or order.is_cancelled:
@@ -363,4 +297,4 @@ def send_current_link(order_number: str, email: str) -> None:
     if order.booker_email.casefold() != email.strip().casefold():
         return
     history.record(order, history.LINK_REQUESTED, actor=history.BOOKER)
-    queue_overview_link(order, kind="link_reminder")
+    queue_overview_link(order, kind="link_reminder", language=language)

@@ -4,7 +4,7 @@ What is kept: the orders, their tickets (types, prices, statuses, barcodes), the
 timeline's events and the outbox's record of what was sent when, so counts and
 reports still add up. What goes: every name, email address, phone number and
 date of birth of bookers and holders, the addresses tickets were shared with,
-and the bodies of the emails sent about those orders.
+and the addresses emails about those orders were sent to.
 """
 
 from __future__ import annotations
@@ -80,15 +80,13 @@ def _purge(order_ids: list[int]) -> None:
         )
         .execution_options(**sync)
     )
-    # Messages not sent yet would now go to a placeholder with an empty body: they never leave.
+    # Messages not sent yet would now go to a placeholder: they never leave.
     unsent = OutgoingMessage.status.in_([MessageStatus.QUEUED, MessageStatus.SENDING])
     db.session.execute(
         update(OutgoingMessage)
         .where(OutgoingMessage.order_id.in_(order_ids))
         .values(
             recipient=_placeholder_email(OutgoingMessage.order_id),
-            body_text="",
-            body_html="",
             last_error=None,
             status=case((unsent, MessageStatus.FAILED), else_=OutgoingMessage.status),
             claimed_until=None,

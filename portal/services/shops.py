@@ -13,6 +13,8 @@ class ShopSettings:
 
     event_name: str
     venue: str
+    #: The language of pages and emails until a person's own is known.
+    default_language: str
     download_enabled: bool
     personalisation_required: bool
     phone_required: bool
