@@ -6,12 +6,17 @@ For each database (a fresh SQLite file; a scratch PostgreSQL database, default
 portal_bench on 127.0.0.1:55432): migrate it with `flask db upgrade`, create the
 10-ticket demo orders of PAGES with `flask demo` (a fresh order; one whose
 tickets can all be downloaded; and a burst: 500 orders of one event, every
-request another booker's link), start gunicorn with gunicorn.conf.py (rate
-limits off) serving the app, and the same gunicorn configuration serving
-bench/bare_app.py; then `wrk -t1 -c8 -d5s --latency` against the bare route and
-each overview, in turn, `--rounds` times. Reports requests/s, p99 latency and
-overview / bare (per round, against the bare run next to it; the median), and where the machine's CPU went per request (the gunicorn
-processes, wrk, and the rest: the database server, the kernel, other work).
+request another booker's link), start gunicorn with gunicorn.conf.py serving
+the app with rate limits off (what the target is about), the app again with
+them on (their cost, reported beside it: limits high enough that wrk is never
+refused, but counted on every request), and bench/bare_app.py; then
+`wrk -t1 -c8 -d5s --latency` against the bare route and each overview, in turn,
+`--rounds` times. Reports requests/s, p99 latency and overview / bare (per round,
+against the bare run next to it; the median), and where the machine's CPU went
+per request (the gunicorn processes, wrk, and the rest: the database server,
+the kernel, other work).
+
+Target (a floor): each overview, rate limits off, >= 20 % of the bare route's requests/s.
 """
 
 from __future__ import annotations
@@ -86,6 +91,12 @@ PAGES = {
 }
 
 
+#: The fresh page again, served with rate limits on: what they cost.
+LIMITED = "fresh, rate limits on"
+#: The floor: the overview's requests/s as a share of the bare route's.
+TARGET = 0.2
+
+
 def demo_overview_paths(env: dict[str, str], options: list[str]) -> list[str]:
     demo = subprocess.run(
         [*FLASK, "demo", "--json", "--tickets", "10", *options], cwd=ROOT, env=env, check=True, capture_output=True, text=True
@@ -133,26 +144,27 @@ def bench_database(name: str, database_url: str, rounds: int, duration: int) -> 
     }
     subprocess.run([*FLASK, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
     paths = {page: demo_overview_paths(env, options) for page, options in PAGES.items()}
-    portal, portal_base = start_gunicorn("wsgi:app", env)
+    limited_env = {**env, "RATELIMIT_ENABLED": "true", "TOKEN_PAGE_LIMIT": "100000000/minute",
+                   "BAD_LINK_LIMIT": "100000000/minute"}
+    servers = []
     try:
-        bare, bare_base = start_gunicorn("bench.bare_app:app", env)
-    except BaseException:
-        stop(portal)
-        raise
-    runs: dict[str, list[dict[str, float]]] = {"bare": [], **{page: [] for page in paths}}
-    try:
+        for app, app_env in (("wsgi:app", env), ("wsgi:app", limited_env), ("bench.bare_app:app", env)):
+            servers.append(start_gunicorn(app, app_env))
+        (portal, portal_base), (limited, limited_base), (bare, bare_base) = servers
         for page, page_paths in paths.items():
             for path in (page_paths[0], page_paths[-1]):
                 response = requests.get(portal_base + path, timeout=10)
                 assert response.status_code == 200 and "Summer Lights Festival" in response.text, (page, response.status_code)
                 assert ("Set-Cookie" in response.headers) == (page == "downloadable"), page
+        runs: dict[str, list[dict[str, float]]] = {"bare": [], **{page: [] for page in paths}, LIMITED: []}
         for _ in range(rounds):
             runs["bare"].append(measured(bare, bare_base, ["/"], duration))
             for page, page_paths in paths.items():
                 runs[page].append(measured(portal, portal_base, page_paths, duration))
+            runs[LIMITED].append(measured(limited, limited_base, paths["fresh"], duration))
     finally:
-        stop(portal)
-        stop(bare)
+        for process, _ in servers:
+            stop(process)
     summary = {
         route: {key: statistics.mean(run[key] for run in route_runs) for key in route_runs[0]} | {
             "p99": max(run["p99"] for run in route_runs)
@@ -162,7 +174,7 @@ def bench_database(name: str, database_url: str, rounds: int, duration: int) -> 
     # Each round's overview against the bare route measured next to it: the machine's speed drifts.
     ratios = {
         page: sorted(run["rate"] / bare["rate"] for run, bare in zip(runs[page], runs["bare"], strict=True))
-        for page in paths
+        for page in [*paths, LIMITED]
     }
     return {"database": name, "summary": summary, "ratios": ratios}
 
@@ -204,8 +216,8 @@ def main() -> None:
                     f"    = {statistics.median(ratios):.0%} of the bare route (median of the rounds; "
                     f"{ratios[0]:.0%} to {ratios[-1]:.0%})"
                 )
-            failed |= min(statistics.median(ratios) for ratios in result["ratios"].values()) < 0.5
-        print("target: each overview >= 50% of the bare route's requests/s")
+            failed |= min(statistics.median(r) for page, r in result["ratios"].items() if page != LIMITED) < TARGET
+        print(f"target: each overview, rate limits off, >= {TARGET:.0%} of the bare route's requests/s")
     if failed:
         raise SystemExit(1)
 

@@ -5,8 +5,6 @@
 In-process, through Flask's test client (no HTTP server), on a scratch SQLite
 database unless a PostgreSQL URL is given. Also counts the SQL statements of
 each page, which tests/test_query_counts.py requires to be the same for 1 and 500 tickets.
-The overview is timed rendered in full (a page shape's first view) and again from
-its stencil (portal/stencils.py).
 """
 
 from __future__ import annotations
@@ -57,26 +55,32 @@ def paths(app, order_id: int) -> dict[str, str]:
 
 
 def statement_count(app, client, path: str) -> int:
-    """The number of SQL statements one rendering of the page sends (through SQLAlchemy and on the driver)."""
-    from portal.database import observed_statements
+    """The number of SQL statements one rendering of the page sends."""
+    from sqlalchemy import event
+
+    from portal.extensions import db
 
     assert client.get(path).status_code == 200, path  # warm up
     statements: list[str] = []
-    with observed_statements(app, statements.append):
+
+    def note(connection, cursor, statement, *args):
+        statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", note)
+    try:
         client.get(path)
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
     return len(statements)
 
 
-def medians(app, client, paths_: list[str], repeat: int, *, stencils: bool) -> list[float]:
-    """Median seconds per page, the pages timed in turn (so a busy moment hits them alike).
-
-    Without stencils, every request renders its page in full, as the first view of a page's shape does.
-    """
+def medians(client, paths_: list[str], repeat: int) -> list[float]:
+    """Median seconds per page, the pages timed in turn (so a busy moment hits them alike)."""
     times: list[list[float]] = [[] for _ in paths_]
     for _ in range(repeat):
         for index, path in enumerate(paths_):
-            if not stencils:
-                app.extensions.pop("stencils", None)
             started = time.perf_counter()
             client.get(path)
             times[index].append(time.perf_counter() - started)
@@ -97,15 +101,12 @@ def main() -> None:
         who = staff if page.startswith("backoffice") else client
         few_statements = statement_count(app, who, small[page])
         many_statements = statement_count(app, who, large[page])
-        for stencils in (False, True) if page == "booker overview" else (False,):
-            few_time, many_time = medians(app, who, [small[page], large[page]], args.repeat, stencils=stencils)
-            how = " (again, from its stencil)" if stencils else ""
-            print(
-                f"{page}{how}: 10 tickets {few_time * 1000:.1f} ms ({few_statements} SQL statements); "
-                f"500 tickets {many_time * 1000:.1f} ms ({many_statements} statements); "
-                f"500 / 10 = {many_time / few_time:.1f}x (median of {args.repeat})"
-            )
-
+        few_time, many_time = medians(who, [small[page], large[page]], args.repeat)
+        print(
+            f"{page}: 10 tickets {few_time * 1000:.1f} ms ({few_statements} SQL statements); "
+            f"500 tickets {many_time * 1000:.1f} ms ({many_statements} statements); "
+            f"500 / 10 = {many_time / few_time:.1f}x (median of {args.repeat})"
+        )
 
 if __name__ == "__main__":
     main()

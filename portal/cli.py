@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import signal
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -16,7 +14,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
-from portal import links
+from portal import links, worker
 from portal.errors import BackofficeUserExists
 from portal.extensions import db
 from portal.models import BackofficeUser, Order, Organizer, Shop
@@ -139,48 +137,23 @@ def outbox_group() -> None:
     """Deliver queued emails."""
 
 
-def _print_report(report: outbox.DeliveryReport) -> None:
-    click.echo(f"sent: {report.sent}, failed: {report.failed}")
-    for error in report.errors:
-        click.echo(f"  {error}", err=True)
-
-
 @outbox_group.command("send")
 def outbox_send() -> None:
     """Try every queued message once; exit 1 if any failed (those stay queued)."""
     report = outbox.deliver_queued()
-    _print_report(report)
+    worker.print_report(report)
     if report.failed:
         raise SystemExit(1)
 
 
 @outbox_group.command("worker")
-@click.option("--interval", default=2.0, show_default=True, help="Seconds between looks at an empty queue.")
+@click.option("--interval", default=2.0, show_default=True, help="Seconds to rest when nothing is due.")
 def outbox_worker(interval: float) -> None:
-    """Deliver messages as they are queued, until stopped (SIGTERM finishes the message in hand)."""
-    stopping = False
+    """Deliver messages as they are queued, and do the other background work, until stopped.
 
-    def stop(signum, frame) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    click.echo("outbox worker started", err=True)
-    while not stopping:
-        try:
-            report, last_id = outbox.deliver_batch(stop=lambda: stopping)
-        except Exception:  # noqa: BLE001 (the database or mail server away for a moment: try again, never exit)
-            current_app.logger.exception("outbox worker: a batch failed; trying again in %s s", interval)
-            db.session.remove()
-            time.sleep(interval)
-            continue
-        if report.sent or report.failed:
-            _print_report(report)
-        db.session.remove()
-        if last_id is None or report.failed:
-            time.sleep(interval)
-    click.echo("outbox worker stopped", err=True)
+    SIGTERM finishes the message in hand.
+    """
+    worker.run(interval)
 
 
 @outbox_group.command("status")

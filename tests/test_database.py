@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.pool import NullPool
 
 from portal.extensions import db
 from portal.models import Order, Ticket
@@ -45,9 +46,11 @@ def checked_out(app):
 def kill(app, dbapi_connection) -> None:
     """End a pooled connection behind the pool's back, as a database restart would."""
     if on_postgresql(app):
-        with app.app_context():
-            db.session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": dbapi_connection.info.backend_pid})
-            db.session.commit()
+        # From a connection of its own: the app's pool would hand out the very connection to end.
+        engine = create_engine(app.config["SQLALCHEMY_DATABASE_URI"], poolclass=NullPool)
+        with engine.begin() as connection:
+            connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": dbapi_connection.info.backend_pid})
+        engine.dispose()
     else:
         dbapi_connection.close()
 

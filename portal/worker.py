@@ -1,0 +1,76 @@
+"""The background worker that `flask --app wsgi outbox worker` runs: mail, and any other work that is due.
+
+Each round gives every job its turn. A job does one piece of work that is due and
+says whether there may be more right away; when no job had anything to do, the
+worker sleeps for the interval. Every job claims its work in the database, so
+several workers, on several machines, never do one piece twice; an error in one
+round is logged and the worker goes on (a supervisor restarting it would not help).
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import click
+from flask import current_app
+
+from portal.extensions import db
+from portal.services import outbox
+
+
+@dataclass(frozen=True)
+class Job:
+    """One kind of background work."""
+
+    name: str
+    #: Does one piece of due work (it may ask `stopping()` to end early); True when there may be more now.
+    run: Callable[[Callable[[], bool]], bool]
+
+
+def print_report(report: outbox.DeliveryReport) -> None:
+    """What a round of delivery did: counts on standard output, each failure on standard error."""
+    click.echo(f"sent: {report.sent}, failed: {report.failed}")
+    for error in report.errors:
+        click.echo(f"  {error}", err=True)
+
+
+def _deliver_mail(stopping: Callable[[], bool]) -> bool:
+    report, last_id = outbox.deliver_batch(stop=stopping)
+    if report.sent or report.failed:
+        print_report(report)
+    # A batch with failures may leave messages that are due again only later: rest before looking again.
+    return last_id is not None and not report.failed
+
+
+#: The worker's jobs, in the order they get their turn.
+JOBS: list[Job] = [Job("mail", _deliver_mail)]
+
+
+def run(interval: float) -> None:
+    """Run the jobs until SIGTERM or SIGINT (which let the work in hand finish)."""
+    stopping = False
+
+    def stop(signum, frame) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    click.echo("outbox worker started", err=True)
+    while not stopping:
+        busy = False
+        for job in JOBS:
+            if stopping:
+                break
+            try:
+                busy |= job.run(lambda: stopping)
+            except Exception:  # noqa: BLE001 (the database or mail server away for a moment: try again, never exit)
+                current_app.logger.exception("worker: %s failed; trying again in %s s", job.name, interval)
+            finally:
+                db.session.remove()
+        if not busy and not stopping:
+            time.sleep(interval)
+    click.echo("outbox worker stopped", err=True)
