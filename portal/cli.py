@@ -50,11 +50,12 @@ def _demo_organizer() -> tuple[Organizer, str]:
     return organizer, password
 
 
-def _next_order_number() -> str:
+def _next_order_number(organizer: Organizer) -> str:
     year = datetime.now(UTC).year
     while True:
         number = f"NX-{year}-{secrets.randbelow(1_000_000):06d}"
-        if db.session.scalar(select(Order.id).where(Order.number == number)) is None:
+        taken = select(Order.id).where(Order.organizer_id == organizer.id, Order.number == number)
+        if organizer.id is None or db.session.scalar(taken) is None:
             return number
 
 
@@ -102,7 +103,7 @@ def demo_command(
     created = [
         create_order(
             shop,
-            number=_next_order_number(),
+            number=_next_order_number(organizer),
             booker=Booker(first_name="Sam", last_name="de Vries", email=_nth_address(email, n), phone="+31612345678"),
             lines=[OrderLine(ticket_type="Weekend pass", quantity=tickets, unit_price_cents=8950)],
         )
@@ -139,8 +140,8 @@ def outbox_group() -> None:
 
 @outbox_group.command("send")
 def outbox_send() -> None:
-    """Try every queued message once; exit 1 if any failed (those stay queued)."""
-    report = outbox.deliver_queued()
+    """Try every queued message once (after answering "send me a new link" requests); exit 1 if any failed."""
+    report = worker.send_all_now()
     worker.print_report(report)
     if report.failed:
         raise SystemExit(1)

@@ -61,7 +61,12 @@ def read_token(purpose: str, token: str) -> tuple[int, int]:
     return payload[0], payload[1]
 
 
-def check_not_expired(shop: Shop) -> None:
+def links_expired(shop: Shop) -> bool:
+    """Whether the shop's event is over long enough (LINK_VALID_DAYS_AFTER_EVENT) for its links to stop working."""
     valid_days = current_app.config["LINK_VALID_DAYS_AFTER_EVENT"]
-    if datetime.now(UTC) > shop.event_ends_at + timedelta(days=valid_days):
+    return datetime.now(UTC) > shop.event_ends_at + timedelta(days=valid_days)
+
+
+def check_not_expired(shop: Shop) -> None:
+    if links_expired(shop):
         raise LinkExpired()

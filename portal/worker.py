@@ -18,7 +18,7 @@ import click
 from flask import current_app
 
 from portal.extensions import db
-from portal.services import outbox
+from portal.services import outbox, personalisation
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,17 @@ def _deliver_mail(stopping: Callable[[], bool]) -> bool:
 
 
 #: The worker's jobs, in the order they get their turn.
-JOBS: list[Job] = [Job("mail", _deliver_mail)]
+JOBS: list[Job] = [
+    Job("link requests", personalisation.answer_link_requests),
+    Job("mail", _deliver_mail),
+]
+
+
+def send_all_now() -> outbox.DeliveryReport:
+    """`flask outbox send`: answer the waiting link requests, then try every queued message once."""
+    while personalisation.answer_link_requests(lambda: False):
+        pass
+    return outbox.deliver_queued()
 
 
 def run(interval: float) -> None:

@@ -17,7 +17,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from werkzeug.serving import make_server
 
-from portal import create_app
+from portal import create_app, worker
 from portal.config import TestConfig
 from portal.extensions import db
 from portal.models import Organizer, Shop
@@ -128,7 +128,7 @@ def deliver(app):
 
     def deliver() -> outbox.DeliveryReport:
         with app.app_context():
-            return outbox.deliver_queued()
+            return worker.send_all_now()
 
     return deliver
 

@@ -519,3 +519,20 @@ def test_an_address_the_mail_layer_cannot_encode_is_an_error_on_its_line(app, ma
     assert "line 3: email: Enter a valid email address" in result.stderr
     with app.app_context():
         assert count(Order) == 0
+
+
+def test_another_organizers_order_numbers_are_neither_reported_nor_in_the_way(app, smtp, deliver, make_shop, make_order):
+    """Organizer B imports A's number: a new order of B's, and A's later import of the same number is A's."""
+    a_shop, b_shop = make_shop("Acme Events"), make_shop("Other Events")
+    make_order(tickets=1, shop_id=a_shop, number="NX-5001")
+    line = f"{HEADER}\nNX-5001,Bo,Berg,bo@example.com,,Day ticket,1,45.00\nNX-5002,Cy,Cox,cy@example.com,,Day ticket,1,45.00\n"
+    with app.app_context():
+        report = import_orders(db.session.get(Shop, b_shop), io.StringIO(line))
+        db.session.commit()
+        assert (report.created, report.skipped) == (["NX-5001", "NX-5002"], [])
+        report = import_orders(db.session.get(Shop, a_shop), io.StringIO(line.replace("NX-5001,Bo", "NX-5009,Bo")))
+        db.session.commit()
+        assert (report.created, report.skipped) == (["NX-5009", "NX-5002"], [])
+    deliver()
+    smtp.take_one("booker@example.com")
+    assert len(smtp.take("bo@example.com")) == len(smtp.take("cy@example.com")) == 2  # one order of each organizer

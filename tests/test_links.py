@@ -4,10 +4,9 @@ from datetime import timedelta
 
 import pytest
 
-from portal import create_app
+from portal import create_app, worker
 from portal.config import Config, TestConfig
 from portal.extensions import db
-from portal.services import outbox
 from portal.links import overview_url
 from portal.models import Order, OrderEvent, OutgoingMessage
 from portal.models._time import utcnow
@@ -151,7 +150,7 @@ def test_links_survive_a_key_rotation_while_the_old_key_is_a_fallback(app, smtp,
         number = db.session.get(Order, order_id).number
     submit_form(booker, "/link", order_number=number, email="booker@example.com")
     with rotated.app_context():  # the mail is written when it is sent, by a worker with the new keys
-        outbox.deliver_queued()
+        worker.send_all_now()
     new_link = path_of(links_in(smtp.take_one("booker@example.com"))[0])
     assert without_fallback.test_client().get(new_link).status_code == 200
     assert_friendly_page(before.test_client().get(new_link), 404, "This link is not valid")
@@ -177,7 +176,7 @@ def test_a_form_opened_before_a_key_rotation_is_accepted_after_it(app, smtp, del
     assert response.status_code == 302
     with rotated.app_context():
         assert db.session.get(Order, order_id).ticket_at(1).holder_email == "noor@example.org"
-        outbox.deliver_queued()
+        worker.send_all_now()
     smtp.take_one("noor@example.org")
 
 
@@ -295,3 +294,66 @@ def test_without_a_secret_key_the_portal_refuses_to_start_on_a_database_server()
     # Each machine would make a key of its own, and links from one would fail on the others.
     with pytest.raises(RuntimeError, match="SECRET_KEY is not set.*the same SECRET_KEY on every one"):
         create_app(Config, {"SECRET_KEY": None, "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://portal@db.invalid/portal"})
+
+
+def statements_of(app, request) -> list[str]:
+    """The SQL statements the app sends while `request()` runs."""
+    from sqlalchemy import event
+
+    statements: list[str] = []
+
+    def note(connection, cursor, statement, *args):
+        statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        request()
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    return statements
+
+
+def test_the_lost_link_page_does_the_same_work_whether_or_not_an_order_matches(app, client, smtp, deliver, links):
+    """Its time tells nothing: the look-up and the mail are the worker's (bench/lost_link_timing.py times it)."""
+    with app.app_context():
+        number = db.session.get(Order, links["order_id"]).number
+    page = client.get("/link").get_data(as_text=True)
+
+    def ask(order_number: str, email: str):
+        return lambda: client.post("/link", data={"csrf_token": csrf_token(page), "order_number": order_number,
+                                                  "email": email})
+
+    matching = statements_of(app, ask(number, "booker@example.com"))
+    wrong_email = statements_of(app, ask(number, "someone.else@example.com"))
+    unknown = statements_of(app, ask("NX-2026-999999", "booker@example.com"))
+    assert matching == wrong_email == unknown
+    assert deliver().sent == 1
+    smtp.take_one("booker@example.com")
+
+
+def test_an_order_number_of_two_organizers_sends_each_matching_booker_their_own_link(
+    app, client, smtp, deliver, make_shop, make_order
+):
+    first = make_order(tickets=1, shop_id=make_shop("Acme Events"), number="NX-1")
+    second = make_order(tickets=1, shop_id=make_shop("Other Events"), number="NX-1")
+    deliver()
+    confirmations = [path_of(links_in(m)[0]) for m in smtp.take("booker@example.com")]
+    assert len(confirmations) == 2
+
+    submit_form(client, "/link", order_number="nx-1", email="booker@example.com")
+    deliver()
+    sent = sorted(path_of(links_in(m)[0]) for m in smtp.take("booker@example.com"))
+    assert sent == sorted(confirmations)
+    with app.app_context():
+        for order_id in (first, second):
+            assert "link_requested" in [e.kind for e in db.session.get(Order, order_id).events]
+
+
+def test_no_link_is_mailed_for_an_event_whose_links_have_expired(app, client, smtp, deliver, links):
+    change_order(app, links["order_id"], event_ends_at=utcnow() - timedelta(days=31))
+    with app.app_context():
+        number = db.session.get(Order, links["order_id"]).number
+    submit_form(client, "/link", order_number=number, email="booker@example.com")
+    assert deliver().sent == 0

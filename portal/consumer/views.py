@@ -333,7 +333,7 @@ def lost_link():
     """"Send me a new link": answers the same whether or not the order and address match."""
     form = LostLinkForm()
     if form.validate_on_submit():
-        personalisation.send_current_link(form.order_number.data, form.email.data, language=_page_language())
+        personalisation.request_current_link(form.order_number.data, form.email.data, language=_page_language())
         db.session.commit()
         return render_template("consumer/link_sent.html")
     return render_template("consumer/lost_link.html", form=form)

@@ -1,5 +1,6 @@
 """The product's tables; import models from here."""
 
+from portal.models.link_requests import LinkRequest
 from portal.models.organizers import BackofficeUser, Organizer
 from portal.models.orders import Order, OrderEvent, OrderStatus
 from portal.models.outbox import MessageStatus, OutgoingMessage
@@ -8,6 +9,7 @@ from portal.models.tickets import Ticket, TicketStatus
 
 __all__ = [
     "BackofficeUser",
+    "LinkRequest",
     "MessageStatus",
     "Order",
     "OrderEvent",

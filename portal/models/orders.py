@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -28,10 +28,15 @@ FIRST_PERSONALISATION_VERSION = 1
 
 
 class Order(db.Model):
+    # Each organizer numbers its own orders: one organizer's numbers never block or reveal another's.
+    __table_args__ = (UniqueConstraint("organizer_id", "number"),)
+
     id: Mapped[int] = mapped_column(primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shop.id"), index=True)
-    #: The number people quote to support, e.g. NX-2026-000123.
-    number: Mapped[str] = mapped_column(String(40), unique=True)
+    #: The shop's organizer, kept on the order so that the database holds numbers unique per organizer.
+    organizer_id: Mapped[int] = mapped_column(ForeignKey("organizer.id"))
+    #: The number people quote to support, e.g. NX-2026-000123; unique within the organizer.
+    number: Mapped[str] = mapped_column(String(40))
     status: Mapped[str] = mapped_column(String(20), default=OrderStatus.COMPLETED)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 

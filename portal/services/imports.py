@@ -96,7 +96,7 @@ def import_orders(shop: Shop, stream: TextIO, *, actor_label: str | None = None)
     """
     with tempfile.TemporaryFile("w+", encoding="utf-8", newline="") as spool:
         orders = _check(shop, stream, spool)
-        existing = _existing_numbers(orders)
+        existing = _existing_numbers(shop, orders)
         spool.seek(0)
         actor = history.ORGANIZER if actor_label else history.SYSTEM
         try:
@@ -322,13 +322,20 @@ def _check(shop: Shop, stream: TextIO, spool: TextIO) -> dict[str, _SeenOrder]:
     return orders
 
 
-def _existing_numbers(orders: dict[str, _SeenOrder]) -> set[str]:
-    """The file's order numbers that are in the database already (of any shop)."""
+def _existing_numbers(shop: Shop, orders: dict[str, _SeenOrder]) -> set[str]:
+    """The file's order numbers that the shop's organizer has already (in any of its shops).
+
+    Another organizer's numbers are none of this one's business: they are neither reported nor in the way.
+    """
     existing: set[str] = set()
     numbers = list(orders)
     for start in range(0, len(numbers), 500):
         batch = numbers[start : start + 500]
-        existing.update(db.session.scalars(select(Order.number).where(Order.number.in_(batch))))
+        existing.update(
+            db.session.scalars(
+                select(Order.number).where(Order.organizer_id == shop.organizer_id, Order.number.in_(batch))
+            )
+        )
     return existing
 
 

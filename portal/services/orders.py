@@ -83,6 +83,7 @@ def create_orders(
     rows = [
         {
             "shop_id": shop.id,
+            "organizer_id": shop.organizer_id,
             "number": new.number,
             "booker_first_name": new.booker.first_name,
             "booker_last_name": new.booker.last_name,

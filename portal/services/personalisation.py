@@ -8,6 +8,7 @@ racing for one ticket cannot both win, whatever the database.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -25,7 +26,7 @@ from portal.errors import (
     TicketChangedMeanwhile,
 )
 from portal.extensions import db
-from portal.models import Order, OrderStatus, Ticket, TicketStatus
+from portal.models import LinkRequest, Order, OrderStatus, Ticket, TicketStatus
 from portal.models._time import utcnow
 from portal.services import history, outbox
 
@@ -285,16 +286,36 @@ def queue_overview_link(order: Order, *, kind: str = "confirmation", language: s
     )
 
 
-def send_current_link(order_number: str, email: str, *, language: str) -> None:
-    """Email the current link to the order's contact address if the pair matches; silent otherwise.
+def request_current_link(order_number: str, email: str, *, language: str) -> None:
+    """Keep a "send me a new link" request for the worker (answer_link_requests), in the caller's transaction.
 
-    The caller answers the same either way, so the form cannot be used to probe orders.
-    The email is in the language of the page the form was sent from.
+    The same one write whether or not an order matches, so the page answers alike and as fast.
     """
-    order = db.session.scalar(select(Order).where(Order.number == order_number.strip().upper()))
-    if order is None or order.is_cancelled:
-        return
-    if order.booker_email.casefold() != email.strip().casefold():
-        return
-    history.record(order, history.LINK_REQUESTED, actor=history.BOOKER)
-    queue_overview_link(order, kind="link_reminder", language=language)
+    db.session.add(LinkRequest(order_number=order_number.strip().upper(), email=email.strip(), language=language))
+
+
+def answer_link_requests(stopping: Callable[[], bool], *, limit: int = 100) -> bool:
+    """The worker's job: email each waiting request the current link of every order it matches; True if it did any.
+
+    A request matches an order by number and booker's address (numbers are unique per
+    organizer only, so one request may match orders of several). It is answered once:
+    it is deleted in the same transaction that queues the emails; other workers skip it.
+    Nothing is sent for a cancelled order, or one whose links have expired.
+    """
+    requests = db.session.scalars(
+        select(LinkRequest).order_by(LinkRequest.id).limit(limit).with_for_update(skip_locked=True)
+    ).all()
+    for request in requests:
+        orders = db.session.scalars(
+            select(Order).where(Order.number == request.order_number).options(joinedload(Order.shop))
+        )
+        for order in orders:
+            if order.booker_email.casefold() != request.email.casefold() or order.is_cancelled:
+                continue
+            if tokens.links_expired(order.shop):
+                continue
+            history.record(order, history.LINK_REQUESTED, actor=history.BOOKER)
+            queue_overview_link(order, kind="link_reminder", language=request.language)
+        db.session.delete(request)
+    db.session.commit()
+    return bool(requests)
