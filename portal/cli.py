@@ -12,15 +12,15 @@ import click
 from email_validator import EmailNotValidError, validate_email
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from portal import links, worker
-from portal.errors import BackofficeUserExists
+from portal.errors import BackofficeUserExists, PasswordTooShort
 from portal.extensions import db
 from portal.models import BackofficeUser, Order, Organizer, Shop
 from portal.services import outbox
 from portal.services.imports import ImportFailed, import_orders
-from portal.services.organizers import create_backoffice_user
+from portal.services import organizers
 from portal.services.orders import Booker, OrderLine, create_order
 
 DEMO_ORGANIZER = "Demo Events"
@@ -196,8 +196,8 @@ def organizer_group() -> None:
     """Manage organizers and their backoffice users."""
 
 
-#: Backoffice passwords shorter than this are refused.
-MIN_PASSWORD_LENGTH = 10
+def _too_short() -> click.ClickException:
+    return click.ClickException(f"the password must be at least {organizers.MIN_PASSWORD_LENGTH} characters long")
 
 
 @organizer_group.command("create-user")
@@ -210,14 +210,30 @@ def organizer_create_user(organizer_name: str, email: str, password: str) -> Non
         validate_email(email, check_deliverability=False)
     except EmailNotValidError as error:
         raise click.ClickException(f"not a valid email address: {error}") from error
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise click.ClickException(f"the password must be at least {MIN_PASSWORD_LENGTH} characters long")
     try:
-        user = create_backoffice_user(organizer_name=organizer_name.strip(), email=email, password=password)
+        user = organizers.create_backoffice_user(organizer_name=organizer_name.strip(), email=email, password=password)
+    except PasswordTooShort as error:
+        raise _too_short() from error
     except BackofficeUserExists as error:
         raise click.ClickException(f"{error} ({email.strip().lower()})") from error
     db.session.commit()
     click.echo(f"Created backoffice user {user.email} for organizer {user.organizer.name}.")
+
+
+@organizer_group.command("set-password")
+@click.option("--email", required=True, help="The user's login email.")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True, help="Prompted for when left out.")
+def organizer_set_password(email: str, password: str) -> None:
+    """Set a backoffice user's password; every login of theirs ends (a stolen session with it)."""
+    user = db.session.scalar(select(BackofficeUser).where(func.lower(BackofficeUser.email) == email.strip().lower()))
+    if user is None:
+        raise click.ClickException(f"no backoffice user with the email address {email.strip().lower()}")
+    try:
+        organizers.change_password(user, password)
+    except PasswordTooShort as error:
+        raise _too_short() from error
+    db.session.commit()
+    click.echo(f"The password of {user.email} has been changed; every session of theirs has ended.")
 
 
 @click.group("orders", cls=AppGroup)

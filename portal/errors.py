@@ -67,3 +67,8 @@ class TicketNotReady(PortalError):
 
 class BackofficeUserExists(PortalError):
     message = _l("A backoffice user with this email address already exists.")
+
+
+class PasswordTooShort(PortalError):
+    status_code = 422
+    message = _l("Choose a password of at least 10 characters.")

@@ -6,12 +6,19 @@ import pytest
 
 from portal.extensions import db
 from portal.models import BackofficeUser, Organizer
-from tests.pages import csrf_token, flashes, text
+from tests.pages import csrf_token, field_error, flashes, text
 
 
 def log_in(client, email: str, password: str):
     page = client.get("/backoffice/login").get_data(as_text=True)
     return client.post("/backoffice/login", data={"csrf_token": csrf_token(page), "email": email, "password": password})
+
+
+def log_in_again(app, email: str, password: str):
+    """The same user logged in on another device (another browser)."""
+    device = app.test_client()
+    assert log_in(device, email, password).status_code == 303
+    return device
 
 
 def create_user(runner, *args: str):
@@ -103,23 +110,82 @@ def test_login_starts_a_fresh_session(runner, client):
     log_in(client, "staff@acme.example", "right password 1")
     with client.session_transaction() as session:
         assert "planted" not in session
-        assert session["backoffice_user_id"]
+        assert session["backoffice_session"]
 
 
-def test_changing_the_password_ends_other_sessions(app, login):
+def test_a_copy_of_the_session_cookie_is_worth_nothing_after_logout(app, login):
+    """Signed cookies alone would stay valid for hours: the login is kept, and ended, on the server."""
     client = login()
+    copied = client.get_cookie("session").value
+    page = client.get("/backoffice/orders").get_data(as_text=True)
+    assert client.post("/backoffice/logout", data={"csrf_token": csrf_token(page)}).status_code == 303
+
+    thief = app.test_client()
+    thief.set_cookie("session", copied)
+    response = thief.get("/backoffice/orders")
+    assert response.status_code == 302 and "/backoffice/login" in response.headers["Location"]
+
+
+def test_changing_the_password_ends_the_other_sessions_but_not_this_one(app, login):
+    client = login(password="the old password")
+    other_device = log_in_again(app, client.user_email, "the old password")
+    page = client.get("/backoffice/account").get_data(as_text=True)
+    response = client.post("/backoffice/account", data={
+        "csrf_token": csrf_token(page), "current_password": "the old password",
+        "new_password": "a brand new password", "repeated_password": "a brand new password"})
+    assert response.status_code == 303
+    assert flashes(client.get("/backoffice/account").get_data(as_text=True)) == [
+        "Your password has been changed. You were logged out everywhere else."]
     assert client.get("/backoffice/orders").status_code == 200
-    with app.app_context():
-        user = db.session.query(BackofficeUser).filter_by(email=client.user_email).one()
-        user.set_password("a brand new password")
-        db.session.commit()
+    assert other_device.get("/backoffice/orders").status_code == 302
+    assert log_in(app.test_client(), client.user_email, "a brand new password").status_code == 303
+
+
+def test_a_wrong_current_password_or_a_mismatch_changes_nothing(app, login):
+    client = login(password="the old password")
+    page = client.get("/backoffice/account").get_data(as_text=True)
+    response = client.post("/backoffice/account", data={
+        "csrf_token": csrf_token(page), "current_password": "not it at all",
+        "new_password": "a brand new password", "repeated_password": "a brand new passwort"})
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert field_error(html, "current_password") == "This is not your current password."
+    assert field_error(html, "repeated_password") == "The two passwords differ."
+    assert log_in(app.test_client(), client.user_email, "the old password").status_code == 303
+
+
+def test_log_out_everywhere_ends_every_session_of_the_user(app, login):
+    client = login(password="the old password")
+    other_device = log_in_again(app, client.user_email, "the old password")
+    page = client.get("/backoffice/account").get_data(as_text=True)
+    assert client.post("/backoffice/logout/everywhere", data={"csrf_token": csrf_token(page)}).status_code == 303
     assert client.get("/backoffice/orders").status_code == 302
+    assert other_device.get("/backoffice/orders").status_code == 302
+
+
+def test_set_password_on_the_command_line_ends_every_session(app, runner, login):
+    client = login(password="the old password")
+    result = runner.invoke(args=["organizer", "set-password", "--email", client.user_email.upper(),
+                                 "--password", "a brand new password"])
+    assert result.exit_code == 0, result.output
+    assert client.get("/backoffice/orders").status_code == 302
+    assert log_in(app.test_client(), client.user_email, "a brand new password").status_code == 303
+    assert "at least 10" in runner.invoke(args=["organizer", "set-password", "--email", client.user_email,
+                                                "--password", "short"]).output
+    assert "no backoffice user" in runner.invoke(args=["organizer", "set-password", "--email", "nobody@x.example",
+                                                       "--password", "long enough password"]).output
 
 
 def test_session_ends_after_the_configured_hours(app, login):
+    from datetime import timedelta
+
+    from portal.models import BackofficeSession
+
     client = login()
-    with client.session_transaction() as session:
-        session["backoffice_since"] -= app.config["BACKOFFICE_SESSION_HOURS"] * 3600 + 1
+    with app.app_context():
+        for started in db.session.query(BackofficeSession):
+            started.created_at -= timedelta(hours=app.config["BACKOFFICE_SESSION_HOURS"], seconds=1)
+        db.session.commit()
     assert client.get("/backoffice/orders").status_code == 302
 
 

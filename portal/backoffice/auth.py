@@ -1,14 +1,14 @@
-"""Backoffice login: a signed session cookie naming the user, checked on every request.
+"""Backoffice login: a signed session cookie naming a login kept on the server, checked on every request.
 
-The session holds the user's id, a fingerprint of their password hash (so changing
-the password ends every other session) and the login time (sessions end after
-BACKOFFICE_SESSION_HOURS whatever the browser does).
+The cookie (Flask's own session) holds only the id of a BackofficeSession row. Logging
+out deletes the row, so a copy of the cookie is worth nothing afterwards; changing the
+password ends the user's other logins, and "log out everywhere" ends them all. A login
+ends BACKOFFICE_SESSION_HOURS after it started, whatever the browser does.
 """
 
 from __future__ import annotations
 
-import hashlib
-import time
+from datetime import timedelta
 
 from flask import current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext
@@ -17,24 +17,19 @@ from werkzeug.exceptions import TooManyRequests
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from portal.backoffice import bp
-from portal.backoffice.forms import LoginForm
+from portal.backoffice.forms import LoginForm, PasswordForm
 from portal.extensions import db, limiter
 from portal.models import BackofficeUser
 from portal.redirects import local_path
+from portal.services import organizers
 
-USER_KEY = "backoffice_user_id"
-FINGERPRINT_KEY = "backoffice_fingerprint"
-SINCE_KEY = "backoffice_since"
+#: The session cookie's key for the id of the login (a BackofficeSession).
+SESSION_KEY = "backoffice_session"
 
 #: Pages a visitor without a session may see.
 PUBLIC_ENDPOINTS = {"backoffice.login"}
 
 _dummy_hash: str | None = None
-
-
-def _fingerprint(user: BackofficeUser) -> str:
-    # The hash already carries a random salt; hashing it again reveals nothing about the password.
-    return hashlib.sha256(f"backoffice-session:{user.password_hash}".encode()).hexdigest()[:32]
 
 
 def authenticate(email: str, password: str) -> BackofficeUser | None:
@@ -50,28 +45,30 @@ def authenticate(email: str, password: str) -> BackofficeUser | None:
 
 
 def log_in(user: BackofficeUser) -> None:
-    # A fresh session: nothing set before login (by anyone) carries over into it.
+    """Start a login (the caller commits); nothing set in the session before (by anyone) carries over."""
     session.clear()
-    session[USER_KEY] = user.id
-    session[FINGERPRINT_KEY] = _fingerprint(user)
-    session[SINCE_KEY] = int(time.time())
+    session[SESSION_KEY] = organizers.start_session(user).id
 
 
 def log_out() -> None:
+    """End this login on the server and forget it in the browser (the caller commits)."""
+    session_id = session.get(SESSION_KEY)
+    if session_id:
+        organizers.end_session(session_id)
     session.clear()
 
 
 def _user_from_session() -> BackofficeUser | None:
-    user_id = session.get(USER_KEY)
-    if user_id is None:
+    session_id = session.get(SESSION_KEY)
+    if not isinstance(session_id, str):
         return None
-    max_age = current_app.config["BACKOFFICE_SESSION_HOURS"] * 3600
-    if time.time() - session.get(SINCE_KEY, 0) > max_age:
-        return None
-    user = db.session.get(BackofficeUser, user_id)
-    if user is None or session.get(FINGERPRINT_KEY) != _fingerprint(user):
-        return None
-    return user
+    max_age = timedelta(hours=current_app.config["BACKOFFICE_SESSION_HOURS"])
+    started = organizers.current_session(session_id, max_age=max_age)
+    return started.user if started is not None else None
+
+
+def current_session_id() -> str:
+    return session[SESSION_KEY]
 
 
 def current_user() -> BackofficeUser:
@@ -95,8 +92,8 @@ def require_login():
     """
     g.backoffice_user = _user_from_session()
     if g.backoffice_user is None and request.endpoint not in PUBLIC_ENDPOINTS:
-        if session.get(USER_KEY) is not None:
-            log_out()  # expired or revoked: forget it
+        if session.get(SESSION_KEY) is not None:
+            session.clear()  # ended or expired: forget it
         next_page = request.full_path.rstrip("?") if request.method == "GET" else None
         return redirect(url_for("backoffice.login", next=next_page))
     return None
@@ -122,6 +119,7 @@ def login():
         user = authenticate(form.email.data, form.password.data)
         if user is not None:
             log_in(user)
+            db.session.commit()
             return redirect(safe_next(request.args.get("next")), code=303)
         flash(gettext("The email address or password is not right."), "error")
     return render_template("backoffice/login.html", form=form)
@@ -137,5 +135,28 @@ def _too_many_attempts(error: TooManyRequests):
 def logout():
     # CSRFProtect has checked the token: another site cannot log the user out.
     log_out()
+    db.session.commit()
     flash(gettext("You have been logged out."), "success")
     return redirect(url_for("backoffice.login"), code=303)
+
+
+@bp.post("/logout/everywhere")
+def logout_everywhere():
+    """End every login of this user: on this browser and on every other."""
+    organizers.end_sessions(current_user())
+    session.clear()
+    db.session.commit()
+    flash(gettext("You have been logged out on every device."), "success")
+    return redirect(url_for("backoffice.login"), code=303)
+
+
+@bp.route("/account", methods=["GET", "POST"])
+def account():
+    """The user's own password: changing it ends their other logins."""
+    form = PasswordForm(current_user())
+    if form.validate_on_submit():
+        organizers.change_password(current_user(), form.new_password.data, keep_session=current_session_id())
+        db.session.commit()
+        flash(gettext("Your password has been changed. You were logged out everywhere else."), "success")
+        return redirect(url_for(".account"), code=303)
+    return render_template("backoffice/account.html", form=form), 422 if form.errors else 200

@@ -6,7 +6,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, EmailField, PasswordField, SelectChoice, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
 from portal.forms import (
     ActionForm,
@@ -21,9 +21,10 @@ from portal.forms import (
     strip_text,
 )
 from portal.i18n import LANGUAGE_NAMES
-from portal.models import Order, Shop
+from portal.models import BackofficeUser, Order, Shop
 from portal.validation import EMAIL_MAX
 from portal.services.orders import Booker
+from portal.services.organizers import MIN_PASSWORD_LENGTH
 from portal.services.shops import ShopSettings
 
 
@@ -37,6 +38,37 @@ class LoginForm(FlaskForm):
         _l("Password"),
         validators=[DataRequired(_l("This field is required.")), Length(max=500)],
         render_kw={"autocomplete": "current-password"},
+    )
+
+
+class PasswordForm(FlaskForm):
+    """A user's own new password, confirmed with the current one."""
+
+    def __init__(self, user: BackofficeUser, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def validate_current_password(self, field) -> None:
+        if not self.user.check_password(field.data):
+            raise ValidationError(_l("This is not your current password."))
+
+    current_password = PasswordField(
+        _l("Current password"),
+        validators=[DataRequired(_l("This field is required.")), Length(max=500)],
+        render_kw={"autocomplete": "current-password"},
+    )
+    new_password = PasswordField(
+        _l("New password"),
+        validators=[
+            DataRequired(_l("This field is required.")),
+            Length(min=MIN_PASSWORD_LENGTH, max=500, message=_l("Choose a password of at least 10 characters.")),
+        ],
+        render_kw={"autocomplete": "new-password", "minlength": MIN_PASSWORD_LENGTH},
+    )
+    repeated_password = PasswordField(
+        _l("New password again"),
+        validators=[DataRequired(_l("This field is required.")), EqualTo("new_password", _l("The two passwords differ."))],
+        render_kw={"autocomplete": "new-password"},
     )
 
 

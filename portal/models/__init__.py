@@ -1,13 +1,14 @@
 """The product's tables; import models from here."""
 
 from portal.models.link_requests import LinkRequest
-from portal.models.organizers import BackofficeUser, Organizer
+from portal.models.organizers import BackofficeSession, BackofficeUser, Organizer
 from portal.models.orders import Order, OrderEvent, OrderStatus
 from portal.models.outbox import MessageStatus, OutgoingMessage
 from portal.models.shops import Shop
 from portal.models.tickets import Ticket, TicketStatus
 
 __all__ = [
+    "BackofficeSession",
     "BackofficeUser",
     "LinkRequest",
     "MessageStatus",

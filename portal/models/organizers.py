@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import ForeignKey, String
@@ -9,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from portal.extensions import db
+from portal.models._time import UTCDateTime, utcnow
 
 if TYPE_CHECKING:
     from portal.models.shops import Shop
@@ -42,3 +45,23 @@ class BackofficeUser(db.Model):
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
+
+
+def new_session_id() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class BackofficeSession(db.Model):
+    """One login of a backoffice user, from login to logout.
+
+    The browser's signed session cookie names it; the user is logged in only while it
+    exists, so logging out (deleting it) ends the session on the server's side too: a
+    copy of the cookie taken before is worth nothing.
+    """
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_session_id)
+    user_id: Mapped[int] = mapped_column(ForeignKey("backoffice_user.id"), index=True)
+    #: Sessions end BACKOFFICE_SESSION_HOURS after this, whatever the browser does.
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    user: Mapped[BackofficeUser] = relationship()
