@@ -46,3 +46,11 @@ def timeline(html: str) -> list[str]:
     match = re.search(r'<ol class="bo-timeline">(.*?)</ol>', html, flags=re.S)
     assert match, "page has no timeline"
     return [text(item) for item in re.findall(r"<li>(.*?)</li>", match.group(1), flags=re.S)]
+
+
+def search_orders(client, q: str, **filters: str) -> str:
+    """Search the orders list as its form does (posted, so the words stay out of the address); the list shown."""
+    html = page(client, "/backoffice/orders")
+    response = client.post("/backoffice/orders", data={"csrf_token": csrf_token(html), "q": q, **filters})
+    assert response.status_code == 303 and "q=" not in response.headers["Location"]
+    return page(client, response.headers["Location"])

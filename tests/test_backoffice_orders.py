@@ -4,7 +4,7 @@ import re
 
 from portal.extensions import db
 from portal.models import Order, OrderEvent
-from tests.backoffice_pages import confirm, order_path, page, timeline
+from tests.backoffice_pages import confirm, order_path, page, search_orders, timeline
 from tests.conftest import links_in
 from tests.pages import csrf_token, field_error, flashes, path_of, text
 
@@ -31,8 +31,8 @@ def test_orders_list_searches_number_booker_and_holder(app, client, login, smtp,
     smtp.take_one("zoe.holder@example.net")
     staff = login()
 
-    def search(q: str, **params: str) -> list[str]:
-        return listed_numbers(page(staff, "/backoffice/orders?" + "&".join([f"q={q}", *[f"{k}={v}" for k, v in params.items()]])))
+    def search(q: str) -> list[str]:
+        return listed_numbers(search_orders(staff, q))
 
     html = page(staff, "/backoffice/orders")
     assert re.search(r'<label for="q">Search</label>', html)
@@ -40,12 +40,12 @@ def test_orders_list_searches_number_booker_and_holder(app, client, login, smtp,
     assert search("nx-2026-000123") == ["NX-2026-000123"]  # order number, any case
     assert search("000456") == ["NX-2026-000456"]
     assert search("SAM@EXAMPLE") == ["NX-2026-000123"]  # booker email
-    assert search("de%20vries") == ["NX-2026-000456", "NX-2026-000123"]  # booker name, newest first
+    assert search("de vries") == ["NX-2026-000456", "NX-2026-000123"]  # booker name, newest first
     assert search("zoë holder") == ["NX-2026-000123"]  # a ticket holder's name
     assert search("zoe.holder@") == ["NX-2026-000123"]  # a ticket holder's email
-    assert search("%25") == []  # LIKE wildcards are searched for literally
+    assert search("%") == []  # LIKE wildcards are searched for literally
     assert search("nobody") == []
-    assert "No orders match." in text(page(staff, "/backoffice/orders?q=nobody"))
+    assert "No orders match." in text(search_orders(staff, "nobody"))
     with app.app_context():
         assert db.session.get(Order, first).ticket_at(2).holder_first_name == "Zoë"
 
@@ -87,7 +87,7 @@ def test_orders_list_does_not_query_per_order(app, login, make_shop, make_order)
             listener = lambda *args: statements.append(args[2])  # noqa: E731
             event.listen(db.engine, "before_cursor_execute", listener)
             try:
-                page(staff, "/backoffice/orders?q=de")
+                search_orders(staff, "de")
             finally:
                 event.remove(db.engine, "before_cursor_execute", listener)
         return len(statements)
@@ -210,7 +210,7 @@ def test_another_organizers_shops_orders_and_tickets_are_not_found(app, login, s
         assert alpha.post(path, data={"csrf_token": token, **data}).status_code == 404, path
 
     # Neither listed nor found by search.
-    assert listed_numbers(page(alpha, "/backoffice/orders?q=NX-2026-999999")) == []
+    assert listed_numbers(search_orders(alpha, "NX-2026-999999")) == []
     assert listed_numbers(page(alpha, f"/backoffice/orders?shop={b_shop}")) == []
     shops = page(alpha, "/backoffice/shops")
     assert f'href="/backoffice/shops/{a_shop}"' in shops and f'href="/backoffice/shops/{b_shop}"' not in shops

@@ -1,6 +1,7 @@
 """Link tokens and personal data never reach a log: not the app server's access or error log, not the dev server's."""
 
 import logging
+import re
 import os
 import subprocess
 import sys
@@ -149,3 +150,43 @@ def test_a_failed_statement_never_shows_its_values(app):
     with app.app_context(), pytest.raises(DBAPIError) as failure:
         db.session.execute(text("INSERT INTO no_such_table (email) VALUES (:email)"), {"email": "noor@example.org"})
     assert "noor@example.org" not in str(failure.value)
+
+
+def test_a_backoffice_search_leaves_no_name_or_address_in_any_log(app, gunicorn, make_order):
+    """Searched, logged out, logged in again: not in the request lines, the Referers, nor a login?next=."""
+    from portal.services.organizers import create_backoffice_user
+    from portal.extensions import db
+    from tests.pages import csrf_token
+
+    make_order(tickets=1, booker_email="jan.jansen@example.nl")
+    with app.app_context():
+        create_backoffice_user(organizer_name="Acme Events", email="staff@acme.example", password="correct horse 1")
+        db.session.commit()
+    server = gunicorn(workers=1, args=["--log-level", "debug"])
+    staff = requests.Session()
+
+    def post(path: str, page_path: str, **fields):
+        page = staff.get(server.url + page_path, timeout=30)
+        return staff.post(server.url + path, data={"csrf_token": csrf_token(page.text), **fields},
+                          headers={"Referer": page.url}, timeout=30)
+
+    def log_in(next_page: str = "/backoffice/login"):
+        response = post(next_page, next_page, email="staff@acme.example", password="correct horse 1")
+        assert response.status_code == 200 and "Orders" in response.text
+
+    log_in()
+    for words in ("jan.jansen@example.nl", "Jan Jansen", "jansen"):
+        listing = post("/backoffice/orders", "/backoffice/orders", q=words)
+        assert listing.status_code == 200
+        for order in re.findall(r'href="(/backoffice/orders/\d+)"', listing.text):
+            staff.get(server.url + order, headers={"Referer": listing.url}, timeout=30)
+    post("/backoffice/logout", "/backoffice/orders")
+    asked = staff.get(server.url + "/backoffice/orders", allow_redirects=False, timeout=30)
+    next_page = asked.headers["Location"].removeprefix(server.url)
+    assert next_page.startswith("/backoffice/login?next=")
+    log_in(next_page)
+    server.stop()
+
+    logged = server.log_text()
+    assert re.search(r"GET /backoffice/orders/\d+ ", logged)  # the order was found and opened
+    assert "jansen" not in logged.lower()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 from typing import TYPE_CHECKING
 
-from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext, lazy_gettext as _l
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import contains_eager, selectinload
@@ -138,10 +138,20 @@ def _search_condition(search: str):
     )
 
 
+#: Where the orders list keeps what is searched for: in the signed session, never in an address.
+SEARCH_KEY = "orders_search"
+
+
 # Endpoint "orders" (as the navigation says); the function is named apart from the services module.
-@bp.get("/orders", endpoint="orders")
+@bp.route("/orders", methods=["GET", "POST"], endpoint="orders")
 def orders_list():
-    search = request.args.get("q", "").strip()[:200]
+    """The orders list. The filter form is posted: a name or address searched for never enters a URL,
+    so no access log, Referer or login?next= carries it; the list keeps showing it until cleared."""
+    if request.method == "POST":
+        session[SEARCH_KEY] = request.form.get("q", "").strip()[:200]
+        filters = {"status": request.form.get("status") or None, "shop": request.form.get("shop", type=int)}
+        return redirect(url_for(".orders", **filters), code=303)
+    search = session.get(SEARCH_KEY, "")
     status = request.args.get("status", "")
     status = status if status in set(OrderStatus) else ""
     shop_id = request.args.get("shop", type=int)
