@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.pages import csrf_token, text
+from tests.pages import confirmation_fields, csrf_token, text
 
 
 def order_path(order_id: int) -> str:
@@ -18,8 +18,8 @@ def page(client, path: str) -> str:
 
 
 def confirm(client, path: str, **fields: str):
-    """Open an action's confirmation page and press its button (with the page's CSRF token)."""
-    return client.post(path, data={"csrf_token": csrf_token(page(client, path)), **fields})
+    """Open an action's confirmation page and press its button (with the page's CSRF token and hidden fields)."""
+    return client.post(path, data={**confirmation_fields(page(client, path)), **fields})
 
 
 def menu(html: str, menu_id: str = "order-actions") -> str:

@@ -13,6 +13,13 @@ def csrf_token(html: str) -> str:
     return match.group(1)
 
 
+def confirmation_fields(html: str) -> dict[str, str]:
+    """The hidden fields of a page's confirmation form (class bo-confirm): its CSRF token and what it carries."""
+    match = re.search(r'<form method="post" class="bo-confirm">(.*?)</form>', html, flags=re.S)
+    assert match, "page has no confirmation form"
+    return dict(re.findall(r'<input[^>]* name="(\w+)" type="hidden" value="([^"]*)"', match.group(1)))
+
+
 def path_of(url: str) -> str:
     """The path (and query) of an absolute link from an email, for the test client."""
     parts = urlsplit(url)

@@ -168,7 +168,8 @@ def test_open_personalisation_is_off_when_the_shop_needs_no_personal_data(app, l
     html = page(staff, f"{order_path(order_id)}/open-personalisation")
     assert "need no personal details" in text(html) and 'type="submit"' not in html.split("<main")[1]
     before = snapshot(app, order_id)
-    response = staff.post(f"{order_path(order_id)}/open-personalisation", data={"csrf_token": csrf_token(html)})
+    response = staff.post(f"{order_path(order_id)}/open-personalisation",
+                          data={"csrf_token": csrf_token(html), "personalisation_version": "1"})
     assert response.status_code == 303
     assert flashes(page(staff, order_path(order_id))) == ["Tickets of this event need no personal details."]
     assert snapshot(app, order_id) == before
@@ -242,7 +243,8 @@ def test_a_cancelled_order_offers_only_resend(app, login, smtp, deliver, make_or
     before = snapshot(app, order_id)
     token = csrf_token(html)
     holder = {"first_name": "Eve", "last_name": "Late", "email": "eve@example.com"}
-    for path, data in ((f"{order_path(order_id)}/cancel", {}), (f"{order_path(order_id)}/open-personalisation", {}),
+    reopen = {"personalisation_version": "2"}  # what the page showed before the cancel
+    for path, data in ((f"{order_path(order_id)}/cancel", {}), (f"{order_path(order_id)}/open-personalisation", reopen),
                        (f"{order_path(order_id)}/tickets/1/edit", holder),
                        (f"{order_path(order_id)}/tickets/1/edit/confirm", holder)):
         response = staff.post(path, data={"csrf_token": token, **data})

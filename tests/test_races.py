@@ -21,7 +21,8 @@ from portal.models import Order, OrderEvent
 from portal.services import personalisation
 from portal.services.organizers import create_backoffice_user
 from tests.backoffice_pages import timeline
-from tests.pages import csrf_token, path_of, text
+from tests.conftest import links_in
+from tests.pages import confirmation_fields, csrf_token, path_of, text
 
 ALREADY_PERSONALISED = "already been personalised"
 WORKERS = 4
@@ -156,12 +157,11 @@ def reopen_while_submitting(app, make_order, server) -> None:
     before, _ = ticket_and_events(app, order_id)
     staff = backoffice_session(app, server.url)
     reopen_path = f"/backoffice/orders/{order_id}/open-personalisation"
-    staff_token = csrf_token(staff.get(server.url + reopen_path, timeout=30).text)
+    staff_form = confirmation_fields(staff.get(server.url + reopen_path, timeout=30).text)
     recipient, recipient_token = opened(server.url + share_path)
 
     reopen, submit = race(
-        lambda: staff.post(server.url + reopen_path, data={"csrf_token": staff_token}, allow_redirects=False,
-                           timeout=60),
+        lambda: staff.post(server.url + reopen_path, data=staff_form, allow_redirects=False, timeout=60),
         lambda: recipient.post(server.url + share_path, allow_redirects=False, timeout=60,
                                data={"csrf_token": recipient_token, "first_name": "Noor", "last_name": "Bakker",
                                      "email": "noor@example.org"}),
@@ -209,3 +209,28 @@ def test_many_writers_at_once_all_succeed(app, make_order, server):
     for order_id in order_ids:
         state, kinds = ticket_and_events(app, order_id)
         assert state["status"] == "personalised" and kinds.count("ticket_claimed") == 1
+
+
+def test_open_personalisation_posted_three_times_at_once_resets_once_and_sends_one_link(
+    app, smtp, deliver, make_order, server
+):
+    """A double click, or three tabs: the confirmation carries the version it showed, so one reset, one new link."""
+    order_id = make_order(tickets=2)
+    deliver()
+    smtp.take_one("booker@example.com")
+    staff = backoffice_session(app, server.url)
+    reopen_path = f"{server.url}/backoffice/orders/{order_id}/open-personalisation"
+    form = confirmation_fields(staff.get(reopen_path, timeout=30).text)
+
+    responses = race(*(
+        lambda: staff.post(reopen_path, data=form, allow_redirects=False, timeout=60) for _ in range(3)
+    ))
+
+    assert [response.status_code for response in responses] == [303] * 3
+    _, kinds = ticket_and_events(app, order_id)
+    assert kinds.count("personalisation_reopened") == 1
+    again = staff.post(reopen_path, data=form, timeout=60)  # and once more, later
+    assert "had been reopened already" in text(again.text)
+    deliver()
+    [link] = [url for url in links_in(smtp.take_one("booker@example.com")) if "/o/" in url]
+    assert requests.get(server.url + path_of(link), timeout=30).status_code == 200

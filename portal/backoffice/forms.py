@@ -5,8 +5,18 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import BooleanField, EmailField, PasswordField, SelectChoice, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
+from wtforms import (
+    BooleanField,
+    EmailField,
+    IntegerField,
+    PasswordField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, ValidationError
+from wtforms.widgets import HiddenInput
 
 from portal.forms import (
     ActionForm,
@@ -70,6 +80,12 @@ class PasswordForm(FlaskForm):
         validators=[DataRequired(_l("This field is required.")), EqualTo("new_password", _l("The two passwords differ."))],
         render_kw={"autocomplete": "new-password"},
     )
+
+
+class ReopenForm(FlaskForm):
+    """Open Personalisation's confirmation: it carries the personalisation version it showed, so it resets once."""
+
+    personalisation_version = IntegerField(widget=HiddenInput(), validators=[InputRequired()])
 
 
 class ContactForm(FlaskForm):

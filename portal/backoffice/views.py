@@ -17,7 +17,7 @@ from werkzeug.exceptions import NotFound, RequestEntityTooLarge
 
 from portal.backoffice import bp, timeline
 from portal.backoffice.auth import current_user, require_login
-from portal.backoffice.forms import ActionForm, ContactForm, ImportForm, ShopSettingsForm, TicketHolderForm
+from portal.backoffice.forms import ActionForm, ContactForm, ImportForm, ReopenForm, ShopSettingsForm, TicketHolderForm
 from portal.errors import OrderCancelled, PortalError
 from portal.extensions import db
 from portal.models import Order, OrderEvent, OrderStatus, Shop, Ticket
@@ -243,14 +243,18 @@ def resend(order_id: int):
 @bp.route("/orders/<int:order_id>/open-personalisation", methods=["GET", "POST"])
 def reopen_personalisation(order_id: int):
     order = _order_or_404(order_id)
-    form = ActionForm()
+    form = ReopenForm(data={"personalisation_version": order.personalisation_version})
     if form.validate_on_submit():
-        orders.reopen_personalisation(order, actor_label=current_user().email)
-        db.session.commit()
-        flash(
-            gettext("Personalisation reopened. A new link is on its way to %(email)s.", email=order.booker_email),
-            "success",
+        reopened = orders.reopen_personalisation(
+            order, actor_label=current_user().email, seen_version=form.personalisation_version.data
         )
+        db.session.commit()
+        if reopened:
+            message = gettext("Personalisation reopened. A new link is on its way to %(email)s.", email=order.booker_email)
+        else:
+            message = gettext("Personalisation had been reopened already; its one new link went to %(email)s.",
+                              email=order.booker_email)
+        flash(message, "success")
         return _back_to(order)
     return render_template(
         "backoffice/reopen.html",

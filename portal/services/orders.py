@@ -158,17 +158,23 @@ def _check_action(order: Order, action: str) -> None:
         raise refusal
 
 
-def _update_completed_order(order: Order, **values: object) -> None:
-    """Change the order only if it is still completed in the database (a double click cancels once)."""
+def _update_completed_order(order: Order, *conditions: ColumnElement[bool], **values: object) -> bool:
+    """Change the order only if it is still completed (a double click cancels once) and the conditions hold.
+
+    False when only the conditions did not hold.
+    """
     result = db.session.execute(
         update(Order)
-        .where(Order.id == order.id, Order.status == OrderStatus.COMPLETED)
+        .where(Order.id == order.id, Order.status == OrderStatus.COMPLETED, *conditions)
         .values(**values)
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:
-        raise OrderCancelled()
     db.session.refresh(order)
+    if result.rowcount != 1:
+        if order.is_cancelled:
+            raise OrderCancelled()
+        return False
+    return True
 
 
 def _queue_booker_link(order: Order, *, kind: str, attach: Sequence[Ticket] = ()) -> None:
@@ -227,10 +233,20 @@ _PERSONALISATION_COLUMNS = (
 )
 
 
-def reopen_personalisation(order: Order, *, actor_label: str) -> None:
-    """Reset every ticket of the order and send the booker a new link; all earlier links stop working."""
+def reopen_personalisation(order: Order, *, actor_label: str, seen_version: int) -> bool:
+    """Reset every ticket of the order and send the booker a new link; all earlier links stop working.
+
+    `seen_version` is the personalisation version the confirmation page showed: a repeated
+    submission of it (a double click, or three in parallel) resets once and sends one link.
+    Returns False when it had been reset from that version already.
+    """
     _check_action(order, OPEN_PERSONALISATION)
-    _update_completed_order(order, personalisation_version=Order.personalisation_version + 1)
+    if not _update_completed_order(
+        order,
+        Order.personalisation_version == seen_version,
+        personalisation_version=Order.personalisation_version + 1,
+    ):
+        return False
     for ticket in order.tickets:
         # Every column written, whatever was loaded: a recipient's details committed since the
         # tickets were read must be wiped too (the ORM would only write the values it saw change).
@@ -254,6 +270,7 @@ def reopen_personalisation(order: Order, *, actor_label: str) -> None:
         tickets=len(order.tickets),
     )
     _queue_booker_link(order, kind="personalisation_reopened")
+    return True
 
 
 def cancel(order: Order, *, actor_label: str) -> None:
