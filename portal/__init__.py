@@ -102,7 +102,7 @@ def _fill_in_defaults(app: Flask) -> None:
     # so a form opened before a key rotation is still accepted after it, as links and sessions are.
     app.config.setdefault("WTF_CSRF_SECRET_KEY", [*app.config["SECRET_KEY_FALLBACKS"], app.config["SECRET_KEY"]])
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        # Several threads write at once in the dev server and tests: wait for the lock, don't fail.
+        # Several threads and processes write at once: wait for the lock a while (then: busy, 503).
         options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}))
-        options["connect_args"] = {"timeout": 30, **options.get("connect_args", {})}
+        options["connect_args"] = {"timeout": app.config["DATABASE_BUSY_TIMEOUT"], **options.get("connect_args", {})}
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options

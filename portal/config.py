@@ -44,6 +44,10 @@ class Config:
     #: pool_pre_ping: a connection that died in the pool (a database restart) is replaced before use.
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
 
+    #: Seconds a request waits for a database that is busy (SQLite locked by a long import or a backup)
+    #: before it answers "busy, try again" (503): well within gunicorn's timeout.
+    DATABASE_BUSY_TIMEOUT = int(os.environ.get("DATABASE_BUSY_TIMEOUT", "10"))
+
     MAIL_SERVER = os.environ.get("MAIL_SERVER")
     MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))
     MAIL_USE_TLS = _env_bool("MAIL_USE_TLS", False)

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-from flask import Flask, abort, flash, redirect, render_template, request
+import sys
+
+from flask import Flask, abort, current_app, flash, redirect, render_template, request
 from flask_babel import gettext
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from portal.errors import PortalError
 from portal.extensions import db
 
 
+#: Seconds a busy answer asks the browser to wait (Retry-After).
+BUSY_RETRY_AFTER = 10
+
+
 def init_app(app: Flask) -> None:
+    app.register_error_handler(OperationalError, _database_error)
     app.register_error_handler(PortalError, _refused)
     app.register_error_handler(CSRFError, _form_expired)
     app.register_error_handler(HTTPException, _http_error)
@@ -23,6 +31,23 @@ def _refused(error: PortalError) -> tuple[str, int]:
     """A rule refused the action (the blueprints say more where they can): nothing was saved."""
     db.session.rollback()
     return render_template("errors/portal.html", error=error), error.status_code
+
+
+def _is_busy(error: OperationalError) -> bool:
+    """Whether the database was too busy to answer in time: SQLite locked, or a PostgreSQL lock not granted."""
+    return "database is locked" in str(error.orig) or getattr(error.orig, "sqlstate", None) == "55P03"
+
+
+def _database_error(error: OperationalError):
+    """A busy database: "try again" (503) with what was typed kept, never a bare 500. Anything else is a 500."""
+    db.session.rollback()
+    if not _is_busy(error):
+        current_app.log_exception(sys.exc_info())
+        return _server_error(error)
+    # The form as it was sent, to send again with one tap (a file cannot be: it is asked for again).
+    fields = [(name, value) for name, value in request.form.items(multi=True)] if request.method == "POST" else []
+    page = render_template("errors/busy.html", fields=fields, had_files=bool(request.files))
+    return page, 503, {"Retry-After": str(BUSY_RETRY_AFTER)}
 
 
 def _form_expired(error: CSRFError):

@@ -17,6 +17,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 
+from portal.config import TestConfig
 from portal.extensions import db
 from portal.models import MessageStatus, OutgoingMessage
 from portal.models._time import utcnow
@@ -132,3 +133,56 @@ def test_delivery_errors_never_log_the_recipients_address(app, runner, make_orde
     assert message.status == MessageStatus.FAILED and "550" in message.last_error
     assert "nobody@example.org" not in message.last_error
     assert "550" in result.output and "nobody@example.org" not in result.output
+
+
+@pytest.mark.skipif(
+    TestConfig.SQLALCHEMY_DATABASE_URI.startswith("postgresql"),
+    reason="SQLite's whole-database write lock; PostgreSQL locks rows (an import never blocks a claim there)",
+)
+class TestDatabaseBusy:
+    @pytest.fixture
+    def app_config(self, app_config):
+        return {**app_config, "DATABASE_BUSY_TIMEOUT": 1}
+
+    def test_a_claim_while_the_database_is_locked_answers_busy_keeps_what_was_typed_and_saves_nothing(
+        self, app, client, smtp, deliver, make_order
+    ):
+        import re
+        import sqlite3
+
+        from portal.models import Order
+        from tests.conftest import links_in
+        from tests.pages import csrf_token, path_of
+
+        order_id = make_order(tickets=1)
+        deliver()
+        claim = path_of(links_in(smtp.take_one("booker@example.com"))[0]) + "/tickets/1/claim"
+        typed = {"first_name": "Noor", "last_name": "Bakker", "email": "noor@example.org"}
+        form = {"csrf_token": csrf_token(client.get(claim).get_data(as_text=True)), **typed}
+
+        # A long import or a backup holds the write lock.
+        locker = sqlite3.connect(app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///"), isolation_level=None)
+        locker.execute("BEGIN EXCLUSIVE")
+        try:
+            started = time.monotonic()
+            response = client.post(claim, data=form)
+            took = time.monotonic() - started
+        finally:
+            locker.execute("ROLLBACK")
+            locker.close()
+
+        assert response.status_code == 503 and int(response.headers["Retry-After"]) >= 9  # Flask-Limiter rounds it down
+        assert took < 5, f"the busy answer took {took:.1f} s"  # DATABASE_BUSY_TIMEOUT, far below gunicorn's
+        html = response.get_data(as_text=True)
+        assert "Busy, please try again" in html
+        kept = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', html))
+        assert kept == form
+        with app.app_context():
+            assert db.session.get(Order, order_id).ticket_at(1).status == "open"  # nothing half-written
+
+        again = client.post(claim, data=kept)  # the page's "Try again"
+        assert again.status_code == 302
+        with app.app_context():
+            assert db.session.get(Order, order_id).ticket_at(1).holder_email == "noor@example.org"
+        deliver()
+        smtp.take_one("noor@example.org")
