@@ -145,3 +145,30 @@ print(sorted(codes))
                                 env={**env, "RATELIMIT_ENABLED": enabled}, timeout=60)
         assert result.stdout.strip() == expected, result.stderr
 
+
+
+@pytest.fixture
+def redis_url():
+    """A real Redis server for the counts several app servers share: TEST_REDIS_URL (.ci/run starts one)."""
+    url = os.environ.get("TEST_REDIS_URL")
+    if not url:
+        if os.environ.get("CI") == "true":
+            pytest.fail("TEST_REDIS_URL is not set: CI must run the shared rate limits against Redis", pytrace=False)
+        pytest.skip("needs a Redis server: set TEST_REDIS_URL=redis://127.0.0.1:PORT/0 (.ci/run starts one)")
+    return url
+
+
+def test_two_app_servers_with_several_workers_share_one_set_of_limits_in_redis(app, gunicorn, redis_url):
+    """With memory:// each worker would count on its own (4 workers: 4 times every limit)."""
+    import secrets
+
+    import requests
+
+    env = {"RATELIMIT_STORAGE_URI": redis_url, "RATELIMIT_KEY_PREFIX": f"test-{secrets.token_hex(8)}",
+           "BAD_LINK_LIMIT": "12/minute"}
+    servers = [gunicorn(workers=2, env=env), gunicorn(workers=2, env=env)]
+    guesses = [requests.get(f"{servers[n % 2].url}/o/guess-{n}", timeout=10).status_code for n in range(12)]
+    assert guesses == [404] * 12
+    refused = [requests.get(f"{server.url}/o/one-more-{n}", timeout=10) for n, server in enumerate(servers)]
+    assert [response.status_code for response in refused] == [429, 429]
+    assert TOO_MANY in text(refused[0].text)
