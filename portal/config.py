@@ -112,8 +112,11 @@ class Config:
     BAD_LINK_LIMIT = os.environ.get("BAD_LINK_LIMIT", "30/minute;200/hour")
     #: "Send me a new link" submissions per IP address.
     LOST_LINK_LIMIT = os.environ.get("LOST_LINK_LIMIT", "5/minute;20/hour")
-    #: Share-by-email submissions, per order and separately per IP: no mail bombing a stranger.
-    SHARE_EMAIL_LIMIT = os.environ.get("SHARE_EMAIL_LIMIT", "10/hour")
+    #: Share emails an order may send, per ticket in it: "3/hour" lets a booker of 20 tickets send 60
+    #: an hour (each ticket shared by email three times), while a script on one order is stopped.
+    SHARE_EMAIL_LIMIT = os.environ.get("SHARE_EMAIL_LIMIT", "3/hour")
+    #: Share emails per IP address, whatever the order: no mail bombing strangers from one machine.
+    SHARE_EMAIL_ADDRESS_LIMIT = os.environ.get("SHARE_EMAIL_ADDRESS_LIMIT", "90/hour")
     #: Backoffice login attempts allowed per IP address, and separately per email address.
     BACKOFFICE_LOGIN_LIMIT = os.environ.get("BACKOFFICE_LOGIN_LIMIT", "10/minute")
     #: A backoffice session ends this many hours after login, whatever the browser does.

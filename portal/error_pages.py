@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import sys
+import time
+from datetime import timedelta
 
 from flask import Flask, abort, current_app, flash, redirect, render_template, request
-from flask_babel import gettext
+from flask_babel import format_timedelta, gettext
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, TooManyRequests
 
 from portal.errors import PortalError
-from portal.extensions import db
+from portal.extensions import db, limiter
 
 
 #: Seconds a busy answer asks the browser to wait (Retry-After).
@@ -22,6 +24,7 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(OperationalError, _database_error)
     app.register_error_handler(PortalError, _refused)
     app.register_error_handler(CSRFError, _form_expired)
+    app.register_error_handler(TooManyRequests, too_many_requests)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(500, _server_error)
     app.before_request(_refuse_nul_characters)
@@ -48,6 +51,18 @@ def _database_error(error: OperationalError):
     fields = [(name, value) for name, value in request.form.items(multi=True)] if request.method == "POST" else []
     page = render_template("errors/busy.html", fields=fields, had_files=bool(request.files))
     return page, 503, {"Retry-After": str(BUSY_RETRY_AFTER)}
+
+
+def wait_until_limit_lifts() -> str:
+    """How long until the rate limit this request met lets it through, as the page's language writes it."""
+    limit = limiter.current_limit
+    seconds = max(1, int(limit.reset_at - time.time())) if limit is not None else 60
+    return format_timedelta(timedelta(seconds=seconds), threshold=1, add_direction=False)
+
+
+def too_many_requests(error: TooManyRequests) -> tuple[str, int]:
+    """A rate limit: what happened, and the true wait (the same as the Retry-After header)."""
+    return render_template("errors/too_many.html", wait=wait_until_limit_lifts()), 429
 
 
 def _form_expired(error: CSRFError):

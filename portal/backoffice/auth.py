@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from werkzeug.exceptions import TooManyRequests
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from portal import error_pages
 from portal.backoffice import bp
 from portal.backoffice.forms import LoginForm, PasswordForm
 from portal.extensions import db, limiter
@@ -127,7 +128,7 @@ def login():
 
 @bp.errorhandler(TooManyRequests)
 def _too_many_attempts(error: TooManyRequests):
-    flash(gettext("Too many login attempts. Please wait a minute and try again."), "error")
+    flash(gettext("Too many login attempts. Please try again in %(wait)s.", wait=error_pages.wait_until_limit_lifts()), "error")
     return render_template("backoffice/login.html", form=LoginForm(formdata=None)), 429
 
 

@@ -12,8 +12,10 @@ from urllib.parse import quote
 from flask import Response, abort, current_app, flash, g, redirect, render_template, request, send_file, url_for
 from flask_babel import get_locale, gettext
 from flask_limiter.util import get_remote_address
+from sqlalchemy import func, select
+from werkzeug.exceptions import TooManyRequests
 
-from portal import links, tokens
+from portal import error_pages, links, tokens
 from portal.consumer import bp
 from portal.consumer.forms import LostLinkForm, ShareByEmailForm, ShareForm
 from portal.errors import LinkError, PortalError, TicketAlreadyPersonalised
@@ -62,18 +64,29 @@ def _lost_link_limit() -> str:
     return current_app.config["LOST_LINK_LIMIT"]
 
 
-def _share_email_limit() -> str:
-    return current_app.config["SHARE_EMAIL_LIMIT"]
+def _order_id_of_link() -> int | None:
+    try:
+        return tokens.read_token(tokens.OVERVIEW, (request.view_args or {}).get("token", ""))[0]
+    except LinkError:
+        return None
+
+
+def _order_share_email_limit() -> str:
+    """SHARE_EMAIL_LIMIT for each ticket of the order: a larger group may send more share emails."""
+    count, period = current_app.config["SHARE_EMAIL_LIMIT"].split("/", 1)
+    order_id = _order_id_of_link()
+    tickets = db.session.scalar(select(func.count()).where(Ticket.order_id == order_id)) if order_id else 0
+    return f"{int(count) * max(tickets, 1)}/{period}"
+
+
+def _share_email_address_limit() -> str:
+    return current_app.config["SHARE_EMAIL_ADDRESS_LIMIT"]
 
 
 def _order_of_link() -> str:
     """Count share emails per order, whichever of its links (old or new) is used."""
-    token = (request.view_args or {}).get("token", "")
-    try:
-        order_id, _ = tokens.read_token(tokens.OVERVIEW, token)
-    except LinkError:
-        return "link:" + token
-    return f"order:{order_id}"
+    order_id = _order_id_of_link()
+    return f"order:{order_id}" if order_id is not None else "link:" + (request.view_args or {}).get("token", "")
 
 
 #: Every page reached by a link shares two budgets per IP address: a high one for all its
@@ -205,6 +218,20 @@ def _share_page(order: Order, ticket: Ticket, token: str, email_form: ShareByEma
     )
 
 
+@bp.errorhandler(TooManyRequests)
+def _too_many(error: TooManyRequests):
+    """A limit was reached: say when it lifts; on the share page, with the typed address kept and a way back."""
+    wait = error_pages.wait_until_limit_lifts()
+    if request.endpoint != "consumer.share_email":
+        return error_pages.too_many_requests(error)
+    order, ticket = _booker_ticket(request.view_args["token"], request.view_args["position"])
+    form = ShareByEmailForm()
+    form.email.errors = [gettext(
+        "This order has sent many share emails in the last hour. You can send this one in %(wait)s; "
+        "until then, share the ticket via WhatsApp or a link.", wait=wait)]
+    return _share_page(order, ticket, request.view_args["token"], form), 429
+
+
 @bp.post("/o/<token>/tickets/<int:position>/share/whatsapp")
 @token_pages
 def share_whatsapp(token: str, position: int):
@@ -259,8 +286,8 @@ def share_link(token: str, position: int):
 
 @bp.post("/o/<token>/tickets/<int:position>/share/email")
 @token_pages
-@limiter.limit(_share_email_limit, key_func=_order_of_link)
-@limiter.limit(_share_email_limit, key_func=get_remote_address)
+@limiter.limit(_order_share_email_limit, key_func=_order_of_link, scope="share-email-order")
+@limiter.limit(_share_email_address_limit, key_func=get_remote_address, scope="share-email-address")
 def share_email(token: str, position: int):
     order, ticket = _booker_ticket(token, position)
     form = ShareByEmailForm()
