@@ -14,9 +14,13 @@ def csrf_token(html: str) -> str:
 
 
 def confirmation_fields(html: str) -> dict[str, str]:
-    """The hidden fields of a page's confirmation form (class bo-confirm): its CSRF token and what it carries."""
+    """The hidden fields of a page's confirmation form (class bo-confirm): its CSRF token and what it carries.
+
+    A page of another form: its CSRF token.
+    """
     match = re.search(r'<form method="post" class="bo-confirm">(.*?)</form>', html, flags=re.S)
-    assert match, "page has no confirmation form"
+    if not match:
+        return {"csrf_token": csrf_token(html)}
     return dict(re.findall(r'<input[^>]* name="(\w+)" type="hidden" value="([^"]*)"', match.group(1)))
 
 

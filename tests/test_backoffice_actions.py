@@ -9,7 +9,7 @@ import zxingcpp
 from portal.extensions import db
 from portal.models import Order, OutgoingMessage
 from tests.backoffice_pages import confirm, is_disabled, menu_entry, order_path, page, timeline
-from tests.conftest import links_in
+from tests.conftest import body, links_in
 from tests.pages import csrf_token, flashes, path_of, share_via_whatsapp, text
 
 
@@ -140,6 +140,10 @@ def test_open_personalisation_resets_tickets_and_revokes_every_earlier_link(app,
     deliver()
     mail = smtp.take_one("sam@example.com")
     assert "New personalisation link" in mail["Subject"]
+    # The previous holder learns that the ticket is no longer in their name.
+    told = smtp.take_one("ada@example.com")
+    assert told["Subject"] == "Your ticket for Harbour Jazz Nights has been changed"
+    assert "reopened the personalisation" in body(told) and "no longer in your name" in body(told)
     new_overview = overview_link(mail)
     assert new_overview != old_overview
     html = client.get(new_overview).get_data(as_text=True)
@@ -223,6 +227,10 @@ def test_cancel_invalidates_the_order_everywhere(app, client, login, smtp, deliv
     mail = smtp.take_one("sam@example.com")
     assert "cancelled" in mail["Subject"]
     assert links_in(mail) == []
+    # And so is every holder of a ticket: it is no longer valid.
+    holder = smtp.take_one("ada@example.com")
+    assert holder["Subject"] == "Your ticket for Harbour Jazz Nights has been cancelled"
+    assert "no longer valid" in body(holder) and links_in(holder) == []
     html = page(staff, order_path(order_id))
     assert re.search(r"<h1>Order [^<]+ <span class=\"status[^\"]*\">Cancelled</span></h1>", html)
     assert any(f"{staff.user_email} Order cancelled" in entry for entry in timeline(html))

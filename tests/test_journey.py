@@ -65,8 +65,12 @@ def test_booker_claims_shares_and_recipient_downloads(app, client, smtp, deliver
     smtp.take_one("sam@example.com")  # the booker's own "ticket ready" for ticket 1
 
     share_mail = smtp.take_one("friend@example.org")
+    assert share_mail["Subject"] == "Sam shared a ticket for Harbour Jazz Nights with you"  # who, and for what
+    assert share_mail["From"] == "Harbour Jazz Nights <tickets@localhost>"  # the event's name, not a bare "Tickets"
     for part in ("plain", "html"):
-        assert "Sam" not in share_mail.get_body(preferencelist=(part,)).get_content()
+        content = share_mail.get_body(preferencelist=(part,)).get_content()
+        assert "Sam has shared a ticket for Harbour Jazz Nights" in content
+        assert "de Vries" not in content and "sam@example.com" not in content  # the first name only
     share_path = path_of(next(link for link in links_in(share_mail) if "/t/" in link))
 
     # The recipient sees the event and this one ticket, nothing of the booker.

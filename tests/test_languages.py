@@ -175,7 +175,7 @@ def test_mails_and_tickets_follow_the_language_each_person_used(app, client, mak
     deliver()
     assert smtp.take_one("sam@example.org")["Subject"] == "Je ticket voor Harbour Jazz Nights is klaar"
     shared = smtp.take_one("friend@example.org")
-    assert shared["Subject"] == "Er is een ticket voor Harbour Jazz Nights met je gedeeld"
+    assert shared["Subject"] == "Sam heeft een ticket voor Harbour Jazz Nights met je gedeeld"
     booker_pdf = booker.post(f"{overview}/tickets/1/download", data={"csrf_token": csrf_token(booker.get(overview).get_data(as_text=True))})
     assert "Toon deze QR-code" in pdf_text(booker_pdf.data)[0]
 

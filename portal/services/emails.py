@@ -11,9 +11,10 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
+from email.utils import parseaddr
 from typing import Any
 
-from flask import render_template
+from flask import current_app, render_template
 from flask_babel import force_locale, gettext
 from flask_mail import Message
 
@@ -79,7 +80,9 @@ KINDS: dict[str, Kind] = {
     "cancellation_resent": _CANCELLATION,
     "share": Kind(
         "share",
-        lambda m: gettext("A ticket for %(event)s has been shared with you", event=m.order.shop.event_name),
+        lambda m: gettext(
+            "%(name)s shared a ticket for %(event)s with you", name=m.order.booker_first_name, event=m.order.shop.event_name
+        ),
         _share_link,
     ),
     "ticket_ready": Kind(
@@ -90,6 +93,12 @@ KINDS: dict[str, Kind] = {
     "holder_replaced": Kind(
         "holder_replaced",
         lambda m: gettext("Your ticket for %(event)s has been changed", event=m.order.shop.event_name),
+        _no_link,
+    ),
+    #: To a holder (not the booker) of a ticket of an order that was cancelled.
+    "ticket_cancelled": Kind(
+        "ticket_cancelled",
+        lambda m: gettext("Your ticket for %(event)s has been cancelled", event=m.order.shop.event_name),
         _no_link,
     ),
 }
@@ -106,10 +115,13 @@ def compose(message: OutgoingMessage) -> Message:
             "ticket": message.ticket,
             "subject": subject,
             "attached": attachment is not None,
+            "message_details": message.details,
             **kind.context(message),
         }
         email = Message(
             subject=subject,
+            # From the event, not a bare "Tickets": a friend recognises it (and it reads less like phishing).
+            sender=(message.order.shop.event_name, _default_sender_address()) if message.order else None,
             recipients=[message.recipient],
             body=_short_lines(render_template(f"mail/{kind.template}.txt", **context)),
             html=_short_lines(render_template(f"mail/{kind.template}.html", **context)),
@@ -119,6 +131,11 @@ def compose(message: OutgoingMessage) -> Message:
     # Stable per outbox row: a receiving system can spot the rare duplicate after a crash.
     email.msgId = f"<outbox-{message.id}@ticket-portal>"
     return email
+
+
+def _default_sender_address() -> str:
+    """The address of MAIL_DEFAULT_SENDER ("Tickets <tickets@example.com>" gives tickets@example.com)."""
+    return parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])[1]
 
 
 #: SMTP refuses a line over 998 bytes (RFC 5321), and Flask-Mail sends UTF-8 bodies as they are (8bit).

@@ -247,6 +247,7 @@ def reopen_personalisation(order: Order, *, actor_label: str, seen_version: int)
         personalisation_version=Order.personalisation_version + 1,
     ):
         return False
+    _tell_holders(order, "holder_replaced", reason="reopened")
     for ticket in order.tickets:
         # Every column written, whatever was loaded: a recipient's details committed since the
         # tickets were read must be wiped too (the ORM would only write the values it saw change).
@@ -279,6 +280,7 @@ def cancel(order: Order, *, actor_label: str) -> None:
     _update_completed_order(
         order, status=OrderStatus.CANCELLED, personalisation_version=Order.personalisation_version + 1
     )
+    _tell_holders(order, "ticket_cancelled")
     for ticket in order.tickets:
         ticket.status = TicketStatus.CANCELLED
         ticket.share_version = Ticket.share_version + 1
@@ -373,6 +375,22 @@ def edit_ticket_holder(ticket: Ticket, details: HolderDetails, *, actor_label: s
     # The holder's earlier PDF no longer scans: whoever holds the ticket now gets it afresh.
     queue_ticket_ready(ticket)
     return changed
+
+
+def _tell_holders(order: Order, kind: str, **details: object) -> None:
+    """Email each holder of a ticket of the order (but the booker, who is told anyway) once, in their language."""
+    told = {order.booker_email.casefold()}
+    for ticket in order.tickets:
+        if ticket.holder_email and ticket.holder_email.casefold() not in told:
+            told.add(ticket.holder_email.casefold())
+            outbox.queue(
+                kind,
+                recipient=ticket.holder_email,
+                language=ticket.holder_mail_language,
+                order=order,
+                ticket=ticket,
+                **details,
+            )
 
 
 def _queue_holder_replaced(ticket: Ticket, previous_email: str, previous_language: str) -> None:
