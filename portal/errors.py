@@ -15,9 +15,11 @@ class PortalError(Exception):
 
 
 class LinkError(PortalError):
-    """A link that cannot be honoured; the page offers to send a fresh one."""
+    """A link that cannot be honoured; the page offers to send a fresh one where one would help."""
 
     status_code = 404
+    #: Whether "send me a new link" can help: not when the event is over, nor for a ticket someone else took.
+    offers_new_link = True
 
 
 class LinkInvalid(LinkError):
@@ -27,12 +29,33 @@ class LinkInvalid(LinkError):
 
 class LinkExpired(LinkError):
     status_code = 410
-    message = _l("This link has expired.")
+    message = _l("This event is over, so its links no longer work.")
+    offers_new_link = False
 
 
 class LinkRevoked(LinkError):
     status_code = 410
     message = _l("This link has been replaced by a newer one and no longer works.")
+
+
+class TicketTakenByBooker(LinkRevoked):
+    """The booker filled in a ticket they had shared: the share link stopped working."""
+
+    message = _l(
+        "The person who shared this ticket with you has filled in its details themselves, so this link no "
+        "longer works and nothing was saved. If you still need a ticket, ask them to share another one with you."
+    )
+    offers_new_link = False
+
+
+class ShareLinkReplaced(LinkRevoked):
+    """The ticket was shared again: only the newest share link works."""
+
+    message = _l(
+        "This ticket has been shared again with a newer link, so this one no longer works and nothing was saved. "
+        "Ask the person who shared it with you for the newest link."
+    )
+    offers_new_link = False
 
 
 class OrderCancelled(LinkError):

@@ -7,6 +7,7 @@ whose refusal shows next to the field.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -42,6 +43,10 @@ def plain_text(form: FlaskForm | None, field: Field) -> None:
     checked(validation.check_plain_text)(field.data or "")
 
 
+def person_name(form: FlaskForm | None, field: Field) -> None:
+    checked(validation.check_name)(field.data or "")
+
+
 def multiline_text(form: FlaskForm | None, field: Field) -> None:
     checked(validation.check_multiline_text)(field.data or "")
 
@@ -55,12 +60,13 @@ class ActionForm(FlaskForm):
     """A button that acts: it carries only the CSRF token."""
 
 
-def name_field(label: str) -> StringField:
+def name_field(label: str, autocomplete: str = "off") -> StringField:
+    """A person's first or last name; `autocomplete` lets a phone fill in the person's own ("given-name")."""
     return StringField(
         label,
         filters=[strip_text],
-        validators=[DataRequired(_l("This field is required.")), Length(max=NAME_MAX), plain_text],
-        render_kw={"autocomplete": "off", "maxlength": NAME_MAX},
+        validators=[DataRequired(_l("This field is required.")), Length(max=NAME_MAX), person_name],
+        render_kw={"autocomplete": autocomplete, "maxlength": NAME_MAX},
     )
 
 
@@ -82,23 +88,45 @@ def phone_field(label: str = _l("Phone")) -> TelField:
     )
 
 
+#: The holder's details as people read them (the form's labels, and what a refused form shows back).
+HOLDER_FIELDS = {
+    "first_name": _l("First name"),
+    "last_name": _l("Last name"),
+    "email": _l("Email"),
+    "phone": _l("Phone"),
+    "date_of_birth": _l("Date of birth"),
+}
+
+
 class HolderForm(FlaskForm):
     """The details of the person who will use a ticket, as the shop asks for them.
 
     The booker's claim, the recipient's page and the organizer's edit all use it.
     """
 
-    first_name = name_field(_l("First name"))
-    last_name = name_field(_l("Last name"))
-    email = email_field()
-    phone = phone_field()
-    date_of_birth = DateField(_l("Date of birth"), validators=[DataRequired(_l("Enter a date of birth."))])
+    first_name = name_field(HOLDER_FIELDS["first_name"], autocomplete="given-name")
+    last_name = name_field(HOLDER_FIELDS["last_name"], autocomplete="family-name")
+    email = email_field(HOLDER_FIELDS["email"])
+    phone = phone_field(HOLDER_FIELDS["phone"])
+    date_of_birth = DateField(
+        HOLDER_FIELDS["date_of_birth"],
+        validators=[DataRequired(_l("Enter a date of birth."))],
+        render_kw={"autocomplete": "bday"},
+    )
 
     def __init__(self, shop: Shop, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.shop = shop
         if not shop.date_of_birth_required:
             del self.date_of_birth
+        # Marked (and announced) as required where the shop asks for it.
+        self.phone.flags.required = shop.phone_required
+
+    def validate_date_of_birth(self, field) -> None:
+        if field.data > date.today():
+            raise ValidationError(_l("A date of birth cannot be in the future."))
+        if field.data.year < 1900:
+            raise ValidationError(_l("Enter a date of birth after 1900."))
 
     def validate_email(self, field) -> None:
         field.data = normalise_email(field.data)

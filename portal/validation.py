@@ -35,6 +35,7 @@ class InvalidValue(ValueError):
 _INVALID_EMAIL = _l("Enter a valid email address, like name@example.com.")
 _INVALID_PHONE = _l("Enter a valid phone number, like +31 6 12345678.")
 _NOT_PLAIN_TEXT = _l("Use letters, spaces and punctuation only.")
+_NOT_A_NAME = _l("Enter a name with letters.")
 
 
 def _validate_email(value: str) -> ValidatedEmail:
@@ -142,4 +143,12 @@ def check_multiline_text(text: str) -> str:
     """Like check_plain_text, but line breaks and tabs are allowed (addresses, contact notes)."""
     if _has_control_characters(text, allowed="\r\n\t"):
         raise InvalidValue(_NOT_PLAIN_TEXT)
+    return text
+
+
+def check_name(text: str) -> str:
+    """A person's name: plain text with at least one letter, in any script (not only emoji or symbols)."""
+    check_plain_text(text)
+    if not any(char.isalpha() for char in text):
+        raise InvalidValue(_NOT_A_NAME)
     return text

@@ -56,8 +56,10 @@ def test_settings_page_has_the_toggles_labelled_as_the_help_pages_say(login, mak
                          ("phone_required", "Phone required"), ("date_of_birth_required", "Date of birth required")):
         assert re.search(rf'<input[^>]*id="{field}"[^>]*type="checkbox"', html), field
         assert f'<label for="{field}">{label}</label>' in html
-    assert '<label for="consumer_desk_whatsapp">Consumer desk WhatsApp number</label>' in html
-    assert '<label for="support_contact">Support contact for refunds</label>' in html
+    assert ('<label for="consumer_desk_whatsapp">Consumer desk WhatsApp number '
+            '<span class="field-optional">(optional)</span></label>') in html
+    assert ('<label for="support_contact">Support contact for refunds '
+            '<span class="field-optional">(optional)</span></label>') in html
 
 
 def test_download_toggle_takes_effect_on_the_portal_at_once_both_ways(app, client, login, smtp, deliver, make_shop, make_order):

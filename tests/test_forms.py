@@ -1,5 +1,6 @@
 """What the holder forms accept, what they refuse (with the error next to the field), and that refusals store nothing."""
 
+import re
 from dataclasses import dataclass
 from datetime import date
 
@@ -191,3 +192,31 @@ def test_an_address_the_mail_layer_cannot_encode_is_refused_next_to_the_field(ap
     assert response.status_code == 200
     assert field_error(response.get_data(as_text=True), "email") == "Enter a valid email address, like name@example.com."
     assert holder(app, holder_form.order_id).holder_email is None
+
+
+def test_a_phone_can_fill_in_the_person_fields_and_the_optional_one_is_marked(client, holder_form):
+    html = client.get(holder_form.path).get_data(as_text=True)
+    for name, autocomplete in (("first_name", "given-name"), ("last_name", "family-name"), ("email", "email"),
+                               ("phone", "tel")):
+        [tag] = re.findall(rf'<input[^>]* name="{name}"[^>]*>', html)
+        assert f'autocomplete="{autocomplete}"' in tag, tag
+        assert (" required" in tag) == (name != "phone"), tag
+    assert re.search(r'<label for="phone">Phone <span class="field-optional">\(optional\)</span></label>', html)
+    assert re.search(r'<label for="first_name">First name</label>', html)
+
+
+@pytest.mark.parametrize("name", ["🎉🎉", "★ ☆", "!!!", "12345"])
+def test_what_cannot_be_a_name_is_refused_next_to_the_field(app, client, holder_form, name):
+    response = submit_form(client, holder_form.path, **{**VALID, "first_name": name})
+    assert response.status_code == 200
+    assert field_error(response.get_data(as_text=True), "first_name") == "Enter a name with letters."
+    assert holder(app, holder_form.order_id).holder_first_name is None
+
+
+def test_a_date_of_birth_in_the_future_is_refused(app, client, birthday_shop_form):
+    from datetime import timedelta
+
+    tomorrow = (date.today() + timedelta(days=1)).isoformat()
+    response = submit_form(client, birthday_shop_form.path, **VALID, date_of_birth=tomorrow)
+    assert field_error(response.get_data(as_text=True), "date_of_birth") == "A date of birth cannot be in the future."
+    assert holder(app, birthday_shop_form.order_id).holder_date_of_birth is None

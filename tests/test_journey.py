@@ -7,7 +7,7 @@ import zxingcpp
 
 from portal.extensions import db
 from portal.models import Order, Ticket
-from tests.conftest import links_in
+from tests.conftest import body, links_in
 from tests.pages import csrf_token, form_actions, path_of, text
 
 
@@ -180,3 +180,27 @@ def test_recipient_page_masks_the_holders_contact_details(app, client, smtp, del
     assert "Kim Jansen" in page
     assert "k•••@example.org" in page and "•••• 321" in page
     assert "kim.jansen@example.org" not in page and "87654321" not in page
+
+
+def test_words_match_the_state(app, client, smtp, deliver, make_order, login):
+    """The resent email of a fully personalised order, a ticket mail without download, the recipient's page."""
+    from tests.backoffice_pages import confirm
+
+    order_id = make_order(tickets=1, download_enabled=False, consumer_desk_whatsapp=None,
+                          support_contact="Acme support: help@acme.example")
+    deliver()
+    overview = path_of(links_in(smtp.take_one("booker@example.com"))[0])
+    page = client.get(f"{overview}/tickets/1/claim").get_data(as_text=True)
+    client.post(f"{overview}/tickets/1/claim", data={"csrf_token": csrf_token(page), "first_name": "Ada",
+                                                     "last_name": "Test", "email": "ada@example.com"})
+    deliver()
+    ready = smtp.take_one("ada@example.com")
+    assert ready["Subject"] == "Your ticket for Harbour Jazz Nights is personalised in your name"  # no "ready" to download
+    overview_page = text(client.get(overview).get_data(as_text=True))
+    assert "contact the organizer: Acme support: help@acme.example" in overview_page
+    assert "consumer desk" not in overview_page  # there is none to contact
+
+    confirm(login(), f"/backoffice/orders/{order_id}/resend")
+    deliver()
+    resent = body(smtp.take_one("booker@example.com"))
+    assert "Every ticket of this order is personalised" in resent and "Claim a ticket" not in resent

@@ -61,11 +61,12 @@ def ticket_state(app, order_id: int, position: int = 1) -> dict[str, object]:
 
 
 def assert_link_no_longer_works(client, path: str) -> str:
+    """The friendly page of a share link that stopped working: what happened, and whom to ask."""
     response = client.get(path)
     assert response.status_code == 410
     page = text(response.get_data(as_text=True))
     assert "This link does not work" in page
-    assert "Send me a new link" in page
+    assert "ask them to share another one" in page or "Ask the person who shared it with you" in page
     return page
 
 
@@ -370,3 +371,36 @@ def test_a_share_form_opened_before_another_share_is_refused_with_the_reason(app
     assert response.status_code == 409
     assert "shared or changed since you opened the page" in text(response.get_data(as_text=True))
     assert deliver().sent == 0
+
+
+def test_a_recipient_whose_ticket_the_booker_took_is_told_so_and_sees_what_they_typed(client, smtp, deliver, make_order):
+    """The recipient had the form open; meanwhile the booker claimed the ticket themselves."""
+    make_order(tickets=1)
+    overview = open_overview(smtp, deliver)
+    link = share_via_whatsapp(client, overview, 1)
+    friend = client.application.test_client()
+    form = csrf_token(friend.get(link).get_data(as_text=True))
+    assert submit_form(client, f"{overview}/tickets/1/claim", first_name="Sam", last_name="de Vries",
+                       email="sam@example.com").status_code == 302
+
+    response = friend.post(link, data={"csrf_token": form, "first_name": "Noor", "last_name": "Bakker",
+                                       "email": "noor@example.org", "phone": "+31 6 23456789"})
+
+    assert response.status_code == 410
+    page = text(response.get_data(as_text=True))
+    assert "The person who shared this ticket with you has filled in its details themselves" in page
+    assert "ask them to share another one with you" in page
+    for typed in ("Noor", "Bakker", "noor@example.org", "+31 6 23456789"):
+        assert typed in page
+    assert "Send me a new link" not in page  # the booker's link would not help the friend
+    deliver()
+    smtp.take_one("sam@example.com")
+
+
+def test_a_recipient_of_a_ticket_shared_again_is_told_to_ask_for_the_newest_link(client, smtp, deliver, make_order):
+    make_order(tickets=1)
+    overview = open_overview(smtp, deliver)
+    first = share_via_whatsapp(client, overview, 1)
+    share_via_whatsapp(client, overview, 1)
+    page = text(client.get(first).get_data(as_text=True))
+    assert "This ticket has been shared again with a newer link" in page

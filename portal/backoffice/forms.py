@@ -123,7 +123,15 @@ class ContactForm(FlaskForm):
 
 
 class TicketHolderForm(HolderForm):
-    """The portal's holder form: an organizer's edit is validated exactly like a consumer's."""
+    """The portal's holder form: an organizer's edit is validated exactly like a consumer's.
+
+    Without autofill: the organizer's browser would fill in the organizer's own details.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self:
+            field.render_kw = {**(field.render_kw or {}), "autocomplete": "off"}
 
 
 class ShopSettingsForm(FlaskForm):
@@ -141,6 +149,7 @@ class ShopSettingsForm(FlaskForm):
     )
     default_language = SelectField(
         _l("Default language"),
+        validators=[DataRequired(_l("This field is required."))],
         # Each language named in itself, marked as such for screen readers.
         choices=[SelectChoice(code, name, render_kw={"lang": code}) for code, name in LANGUAGE_NAMES.items()],
         description=_l("Emails and tickets are written in the language each person uses on the portal; this one until then."),

@@ -20,7 +20,7 @@ from portal.consumer import bp
 from portal.consumer.forms import LostLinkForm, ShareByEmailForm, ShareForm
 from portal.errors import LinkError, PortalError, TicketAlreadyPersonalised
 from portal.extensions import db, limiter
-from portal.forms import ActionForm, HolderForm
+from portal.forms import HOLDER_FIELDS, ActionForm, HolderForm
 from portal.headers import never_cache
 from portal.models import Order, Shop, Ticket, TicketStatus
 from portal.services import downloads, history, personalisation
@@ -34,14 +34,22 @@ bp.after_request(never_cache)
 def _refused(error: PortalError) -> tuple[str, int]:
     """A refused action or an unusable link: say what happened and how to go on."""
     db.session.rollback()
-    context: dict[str, object] = {"error": error}
+    context: dict[str, object] = {"error": error, "typed": _typed_details()}
     if isinstance(error, LinkError):
-        context["lost_link_form"] = LostLinkForm(formdata=None)
-        context["shared_ticket"] = request.endpoint in ("consumer.ticket", "consumer.ticket_download")
+        if error.offers_new_link:
+            context["lost_link_form"] = LostLinkForm(formdata=None)
+            context["shared_ticket"] = request.endpoint in ("consumer.ticket", "consumer.ticket_download")
     elif request.view_args and "token" in request.view_args:
         page = ".ticket" if request.endpoint in ("consumer.ticket", "consumer.ticket_download") else ".overview"
         context["back_url"] = url_for(page, token=request.view_args["token"])
     return render_template("errors/portal.html", **context), error.status_code
+
+
+def _typed_details() -> list[tuple[str, str]]:
+    """What the person typed into a refused form, to show back (nothing of it was saved)."""
+    if request.method != "POST":
+        return []
+    return [(str(HOLDER_FIELDS[name]), value) for name, value in request.form.items() if name in HOLDER_FIELDS and value]
 
 
 # --- Rate limits: enough for a person, too few for a script guessing or mail bombing ---
@@ -156,9 +164,9 @@ def consumer_desk_url(shop: Shop, order_number: str, position: int) -> str | Non
     return whatsapp_url(text, shop.consumer_desk_whatsapp)
 
 
-@bp.app_context_processor
-def _helpers() -> dict[str, object]:
-    return {"consumer_desk_url": consumer_desk_url, "is_downloadable": downloads.is_downloadable}
+# Globals, so that the macros (imported without the template's context) can use them too.
+bp.add_app_template_global(consumer_desk_url)
+bp.add_app_template_global(downloads.is_downloadable, "is_downloadable")
 
 
 @bp.get("/")

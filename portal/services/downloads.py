@@ -57,7 +57,9 @@ def _printable(ticket: Ticket) -> PrintableTicket:
         venue=shop.venue,
         ticket_type=ticket.ticket_type,
         order_number=order.number,
-        holder_name=ticket.holder_name if ticket.is_personalised else order.booker_name,
+        # Only the holder's own name: a ticket without details (a shop that needs none, or one that stopped
+        # needing them after a share) prints none, never the booker's.
+        holder_name=ticket.holder_name if ticket.is_personalised else "",
         barcode=ticket.barcode,
         position=ticket.position,
         count=len(order.tickets),

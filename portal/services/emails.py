@@ -87,7 +87,10 @@ KINDS: dict[str, Kind] = {
     ),
     "ticket_ready": Kind(
         "ticket_ready",
-        lambda m: gettext("Your ticket for %(event)s is ready", event=m.order.shop.event_name),
+        # "Ready" promises a download: where there is none, it is personalised, and the organizer sends it.
+        lambda m: gettext("Your ticket for %(event)s is ready", event=m.order.shop.event_name)
+        if m.order.shop.download_enabled
+        else gettext("Your ticket for %(event)s is personalised in your name", event=m.order.shop.event_name),
         _ticket_link,
     ),
     "holder_replaced": Kind(

@@ -30,7 +30,15 @@ from sqlalchemy.exc import IntegrityError
 
 from portal.errors import PortalError
 from portal.extensions import db
-from portal.validation import EMAIL_MAX, NAME_MAX, EmailNormaliser, InvalidValue, check_plain_text, parse_phone
+from portal.validation import (
+    EMAIL_MAX,
+    NAME_MAX,
+    EmailNormaliser,
+    InvalidValue,
+    check_name,
+    check_plain_text,
+    parse_phone,
+)
 from portal.models import Order, Shop
 from portal.services import history
 from portal.services.orders import Booker, NewOrder, OrderLine, create_orders
@@ -171,8 +179,8 @@ def _booker(
     cells: list[str], columns: dict[str, int], country: str, normalise_email: EmailNormaliser, errors: list[str]
 ) -> tuple[str, str, str, str]:
     """First name, last name, email and E.164 mobile ("" when none) of a row, checked."""
-    first_name = _required(cells[columns["first_name"]], "first_name", NAME_MAX, check_plain_text, errors)
-    last_name = _required(cells[columns["last_name"]], "last_name", NAME_MAX, check_plain_text, errors)
+    first_name = _required(cells[columns["first_name"]], "first_name", NAME_MAX, check_name, errors)
+    last_name = _required(cells[columns["last_name"]], "last_name", NAME_MAX, check_name, errors)
     email = _required(cells[columns["email"]], "email", EMAIL_MAX, normalise_email, errors)
     mobile = cells[columns["mobile"]].strip()
     if mobile:

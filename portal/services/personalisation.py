@@ -22,8 +22,10 @@ from portal.errors import (
     OrderCancelled,
     PersonalisationNotRequired,
     PortalError,
+    ShareLinkReplaced,
     TicketAlreadyPersonalised,
     TicketChangedMeanwhile,
+    TicketTakenByBooker,
 )
 from portal.extensions import db
 from portal.models import LinkRequest, Order, OrderStatus, Ticket, TicketStatus
@@ -79,9 +81,18 @@ def ticket_for_link(token: str) -> Ticket:
     if ticket.order.is_cancelled:
         raise OrderCancelled()
     if ticket.share_version != version:
-        raise LinkRevoked()
+        raise _why_share_link_revoked(ticket)
     tokens.check_not_expired(ticket.order.shop)
     return ticket
+
+
+def _why_share_link_revoked(ticket: Ticket) -> LinkRevoked:
+    """Say it as the person with the link understands it: the booker took the ticket, or shared it again."""
+    if ticket.is_personalised and ticket.personalised_by == history.BOOKER:
+        return TicketTakenByBooker()
+    if ticket.status == TicketStatus.SHARED:
+        return ShareLinkReplaced()
+    return LinkRevoked()
 
 
 def _order_still_current(order: Order) -> ColumnElement[bool]:

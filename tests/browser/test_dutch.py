@@ -131,6 +131,7 @@ def test_dutch_journey_shows_no_english(app, new_context, make_order, smtp, deli
     assert_dutch(organizer, "the Open Personalisation confirmation")
     organizer.get_by_role("button", name="Personalisatie openen").click()
     emailed_link(smtp, deliver, "booker@example.com")
+    assert smtp.take_one("noor@example.org")["Subject"] == "Je ticket voor Harbour Jazz Nights is gewijzigd"
     booker.goto(overview)
     expect(booker.get_by_role("heading", level=1)).to_have_text("Deze link werkt niet")
     assert_dutch(booker, "the expired-link page")
