@@ -1,8 +1,9 @@
 """The product's tables; import models from here."""
 
-from portal.models.organizers import BackofficeUser, Organizer
+from portal.models.organizers import BackofficeUser, Organizer, Role
 from portal.models.orders import Order, OrderEvent, OrderStatus
 from portal.models.outbox import MessageStatus, OutgoingMessage
+from portal.models.shop_keys import ShopKey
 from portal.models.shops import Shop
 from portal.models.tickets import Ticket, TicketStatus
 
@@ -14,7 +15,9 @@ __all__ = [
     "OrderStatus",
     "Organizer",
     "OutgoingMessage",
+    "Role",
     "Shop",
+    "ShopKey",
     "Ticket",
     "TicketStatus",
 ]
