@@ -43,7 +43,8 @@ def check(shop_id: int):
     form = DoorCodeForm()
     if not form.validate():
         return _door_page(shop, form), 422
-    return _door_page(shop, form, door.check(shop, form.code.data))
+    # The field starts empty again, for the next ticket.
+    return _door_page(shop, DoorCodeForm(formdata=None), door.check(shop, form.code.data), code=form.code.data)
 
 
 @bp.post("/door/<int:shop_id>/admit", endpoint="door_admit")
