@@ -383,3 +383,23 @@ def test_an_admission_on_another_day_says_which_day(app, ticket, door_login):
         db.session.get(Order, order_id).ticket_at(1).admitted_at = datetime(2026, 7, 4, 18, 14, tzinfo=UTC)
         db.session.commit()
     assert scan(gate, shop_id, barcode).reason == "Admitted at 4 July, 20:14 by Gate 2."  # in the event's time zone
+
+
+def test_the_shipped_qr_decoder_is_the_npm_package_unchanged():
+    """static/vendor/jsqr is jsqr from npm (package.json pins it), copied as it is, with its licence."""
+    import json
+    import os
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    package = root / "node_modules" / "jsqr"
+    if not package.exists():
+        reason = "node_modules/jsqr is missing: npm ci (make install-test does it)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason + " (CI must check the shipped copy)", pytrace=False)
+        pytest.skip(reason)
+    pinned = json.loads((root / "package.json").read_text())["devDependencies"]["jsqr"]
+    assert json.loads((package / "package.json").read_text())["version"] == pinned
+    assert f"# jsQR {pinned}" in (root / "static" / "vendor" / "jsqr" / "README.md").read_text()
+    for shipped, original in (("jsQR.js", "dist/jsQR.js"), ("LICENSE", "LICENSE")):
+        assert (root / "static" / "vendor" / "jsqr" / shipped).read_bytes() == (package / original).read_bytes(), shipped
