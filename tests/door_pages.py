@@ -7,12 +7,13 @@ from dataclasses import dataclass
 
 from portal.extensions import db
 from portal.models import Order
-from portal.services import personalisation
+from portal.services import orders, personalisation
 from portal.services.barcodes import signed_barcode
 from portal.services.personalisation import HolderDetails
 from tests.pages import csrf_token, text
 
 NOOR = HolderDetails("Noor", "Bakker", "noor@example.org", "+31623456789")
+GRACE = HolderDetails("Grace", "Hopper", "grace@example.com", "+12125550123")
 
 
 def door_path(shop_id: int) -> str:
@@ -75,6 +76,13 @@ def personalise(app, order_id: int, position: int = 1, holder: HolderDetails = N
     with app.app_context():
         order = db.session.get(Order, order_id)
         personalisation.claim(order, order.ticket_at(position), holder)
+        db.session.commit()
+
+
+def change_holder(app, order_id: int, position: int = 1, holder: HolderDetails = GRACE) -> None:
+    """The organizer edits the ticket's holder in the backoffice (the emails it causes queued, not delivered)."""
+    with app.app_context():
+        orders.edit_ticket_holder(db.session.get(Order, order_id).ticket_at(position), holder, actor_label="staff@acme.example")
         db.session.commit()
 
 

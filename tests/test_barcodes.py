@@ -16,8 +16,7 @@ from portal.extensions import db
 from portal.models import Order, ShopKey, Ticket
 from portal.services import downloads, orders
 from portal.services.barcodes import public_key_pem, signed_barcode
-from tests.door_pages import codes, personalise, scan, shop_of
-from tests.test_door import GRACE
+from tests.door_pages import GRACE, codes, personalise, scan, shop_of
 
 CODE = re.compile(rf"[{barcodes.SHORT_CODE_ALPHABET}]{{12}}")
 

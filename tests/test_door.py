@@ -13,12 +13,9 @@ from portal import barcodes
 from portal.extensions import db
 from portal.models import Order, Role, ShopKey
 from portal.services import orders
-from portal.services.personalisation import HolderDetails
 from tests.backoffice_pages import order_path, page, timeline
-from tests.door_pages import admit, codes, door_path, personalise, read_answer, scan, shop_of
+from tests.door_pages import GRACE, admit, change_holder, codes, door_path, personalise, read_answer, scan, shop_of
 from tests.pages import csrf_token, text
-
-GRACE = HolderDetails("Grace", "Hopper", "grace@example.com", "+12125550123")
 
 
 @pytest.fixture
@@ -81,9 +78,7 @@ def test_a_ticket_comes_in_once_and_the_door_is_told_when_and_by_whom(app, ticke
 def test_a_barcode_from_before_a_holder_change_is_refused_as_replaced(app, ticket, door_login):
     order_id, shop_id = ticket
     old_barcode, old_short_code = codes(app, order_id)
-    with app.app_context():
-        orders.edit_ticket_holder(db.session.get(Order, order_id).ticket_at(1), GRACE, actor_label="staff@acme.example")
-        db.session.commit()
+    change_holder(app, order_id)
     gate = door_login()
 
     replaced = scan(gate, shop_id, old_barcode)
@@ -114,9 +109,7 @@ def test_admitting_after_the_holder_changed_since_the_scan_is_refused(app, ticke
     gate = door_login()
     answer = scan(gate, shop_id, barcode)
     assert answer.can_admit
-    with app.app_context():
-        orders.edit_ticket_holder(db.session.get(Order, order_id).ticket_at(1), GRACE, actor_label="staff@acme.example")
-        db.session.commit()
+    change_holder(app, order_id)
     pressed = read_answer(gate.post(f"{door_path(shop_id)}/admit", data={"csrf_token": csrf_token(answer.html), "code": barcode}))
     assert pressed.verdict == "Replaced by a newer barcode"
     with app.app_context():

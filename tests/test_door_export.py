@@ -13,8 +13,7 @@ import pytest
 from portal.extensions import db
 from portal.models import BackofficeUser, Order
 from portal.services import orders
-from tests.door_pages import admit, codes, personalise, scan, shop_of
-from tests.test_door import GRACE
+from tests.door_pages import GRACE, admit, codes, personalise, scan, shop_of
 
 ROOT = Path(__file__).resolve().parent.parent
 

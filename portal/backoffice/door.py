@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from flask import redirect, render_template, url_for
+from flask_babel import gettext, lazy_gettext as _l
 
 from portal.backoffice import bp
 from portal.backoffice.auth import current_user
@@ -19,6 +20,41 @@ from portal.formatting import event_datetime
 from portal.models import Shop
 from portal.services import door
 from portal.services.door import DoorAnswer, Verdict
+
+
+#: The answer's headline, in large type.
+VERDICTS = {
+    Verdict.VALID: _l("Valid ticket"),
+    Verdict.ADMITTED: _l("Admitted"),
+    Verdict.ALREADY_ADMITTED: _l("Already admitted"),
+    Verdict.CANCELLED: _l("Cancelled"),
+    Verdict.REPLACED: _l("Replaced by a newer barcode"),
+    Verdict.OTHER_EVENT: _l("Another event"),
+    Verdict.NOT_PERSONALISED: _l("Not personalised"),
+    Verdict.FORGED: _l("Not a valid barcode"),
+    Verdict.UNKNOWN: _l("Unknown code"),
+    Verdict.UNREADABLE: _l("Not a ticket code"),
+}
+
+#: What the door does about it, where that needs no particulars of the ticket.
+REASONS = {
+    Verdict.ADMITTED: _l("Welcome! The next ticket, please."),
+    Verdict.CANCELLED: _l("The order of this ticket has been cancelled: the ticket is not valid."),
+    Verdict.REPLACED: _l(
+        "The ticket's holder has changed (or its barcode was renewed) since this one was issued. "
+        "Ask for the current ticket."
+    ),
+    Verdict.OTHER_EVENT: _l("This ticket is not for this event."),
+    Verdict.NOT_PERSONALISED: _l(
+        "This event requires the holder's details, and this ticket has none yet. "
+        "The booker can fill them in from the order email."
+    ),
+    Verdict.FORGED: _l("This barcode was not issued for this organizer's tickets, or it is damaged."),
+    Verdict.UNKNOWN: _l(
+        "No ticket of this event has this code. Check it for typing errors; a ticket whose holder changed has a new code."
+    ),
+    Verdict.UNREADABLE: _l("Scan the QR code, or type the 12-character code printed under it."),
+}
 
 
 @bp.get("/door", endpoint="door")
@@ -64,16 +100,31 @@ def _door_page(shop: Shop, form: DoorCodeForm, answer: DoorAnswer | None = None,
         shop=shop,
         form=form,
         answer=answer,
+        verdict=VERDICTS[answer.verdict] if answer else None,
+        reason=_reason(answer, shop) if answer else None,
         code=code if code is not None else form.code.data,
-        admitted_time=_admitted_time(answer, shop),
         Verdict=Verdict,
     )
 
 
-def _admitted_time(answer: DoorAnswer | None, shop: Shop) -> str | None:
+def _reason(answer: DoorAnswer, shop: Shop) -> str:
+    """The sentence under the headline."""
+    if answer.verdict == Verdict.VALID:
+        if shop.personalisation_required:
+            return gettext("Check that the name matches the photo ID, then admit.")
+        return gettext("This event's tickets carry no holder's name: no ID check needed.")
+    if answer.verdict == Verdict.ALREADY_ADMITTED:
+        return gettext("Admitted at %(time)s by %(user)s.", time=_admitted_time(answer, shop), user=answer.admitted_by)
+    if answer.verdict == Verdict.OTHER_EVENT and answer.other_shop is not None:
+        other = answer.other_shop
+        return gettext(
+            "This ticket is for %(event)s on %(date)s.", event=other.event_name, date=event_datetime(other.event_starts_at, other)
+        )
+    return str(REASONS[answer.verdict])
+
+
+def _admitted_time(answer: DoorAnswer, shop: Shop) -> str:
     """When the ticket was admitted, in the event's time zone: 20:14, or with the day when it was not today."""
-    if answer is None or answer.admitted_at is None:
-        return None
     today = event_datetime(datetime.now(UTC), shop, "yyyy-MM-dd")
     same_day = event_datetime(answer.admitted_at, shop, "yyyy-MM-dd") == today
     return event_datetime(answer.admitted_at, shop, "HH:mm" if same_day else "d MMMM, HH:mm")
