@@ -86,6 +86,13 @@ def change_holder(app, order_id: int, position: int = 1, holder: HolderDetails =
         db.session.commit()
 
 
+def order_action(app, order_id: int, action) -> None:
+    """An organizer's order action (orders.cancel, orders.reopen_personalisation) as the backoffice runs it."""
+    with app.app_context():
+        action(db.session.get(Order, order_id), actor_label="staff@acme.example")
+        db.session.commit()
+
+
 def codes(app, order_id: int, position: int = 1) -> tuple[str, str]:
     """The ticket's printed codes as they are now: (the QR code's signed barcode, the short code)."""
     with app.app_context():

@@ -14,7 +14,9 @@ from portal.extensions import db
 from portal.models import Order, Role, ShopKey
 from portal.services import orders
 from tests.backoffice_pages import order_path, page, timeline
-from tests.door_pages import GRACE, admit, change_holder, codes, door_path, personalise, read_answer, scan, shop_of
+from tests.door_pages import (
+    GRACE, admit, change_holder, codes, door_path, order_action, personalise, read_answer, scan, shop_of,
+)
 from tests.pages import csrf_token, text
 
 
@@ -96,9 +98,7 @@ def test_a_barcode_from_before_a_holder_change_is_refused_as_replaced(app, ticke
 def test_open_personalisation_replaces_every_barcode_of_the_order(app, ticket, door_login):
     order_id, shop_id = ticket
     old_barcode, _ = codes(app, order_id)
-    with app.app_context():
-        orders.reopen_personalisation(db.session.get(Order, order_id), actor_label="staff@acme.example")
-        db.session.commit()
+    order_action(app, order_id, orders.reopen_personalisation)
     assert scan(door_login(), shop_id, old_barcode).verdict == "Replaced by a newer barcode"
 
 
@@ -119,9 +119,7 @@ def test_admitting_after_the_holder_changed_since_the_scan_is_refused(app, ticke
 def test_a_ticket_of_a_cancelled_order_is_refused_as_cancelled(app, ticket, door_login):
     order_id, shop_id = ticket
     barcode, short_code = codes(app, order_id)
-    with app.app_context():
-        orders.cancel(db.session.get(Order, order_id), actor_label="staff@acme.example")
-        db.session.commit()
+    order_action(app, order_id, orders.cancel)
     gate = door_login()
     for code in (barcode, short_code):
         answer = scan(gate, shop_id, code)

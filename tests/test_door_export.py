@@ -13,7 +13,7 @@ import pytest
 from portal.extensions import db
 from portal.models import BackofficeUser, Order
 from portal.services import orders
-from tests.door_pages import GRACE, admit, codes, personalise, scan, shop_of
+from tests.door_pages import GRACE, admit, codes, order_action, personalise, scan, shop_of
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,9 +36,7 @@ def shop_with_tickets(app, make_shop, make_order, door_login):
     personalise(app, order_id, 3, GRACE)
     cancelled = make_order(tickets=1, shop_id=shop_id)
     personalise(app, cancelled)
-    with app.app_context():
-        orders.cancel(db.session.get(Order, cancelled), actor_label="staff@acme.example")
-        db.session.commit()
+    order_action(app, cancelled, orders.cancel)
     other = make_order(tickets=1, shop_id=make_shop(event_name="Winter Jazz Gala"))
     personalise(app, other)
     assert admit(door_login(), shop_id, codes(app, order_id, 3)[0]).verdict == "Admitted"
