@@ -185,3 +185,41 @@ def test_tickets_made_in_bulk_get_short_codes_and_the_first_version(app, make_or
         assert [ticket.barcode_version for ticket in tickets] == [1, 1, 1]
         assert all(CODE.fullmatch(ticket.short_code) for ticket in tickets)
         assert shop_of(app, order_id) == tickets[0].order.shop_id
+
+
+def test_the_migration_gives_existing_shops_a_key_and_existing_tickets_a_short_code(tmp_path):
+    """Migration 0100_door on a database with orders made before it: their tickets scan afterwards."""
+    import sqlite3
+
+    from tests.test_cli import flask
+
+    database = tmp_path / "before.sqlite3"
+    env = {"DATABASE_URL": f"sqlite:///{database}", "SECRET_KEY": "migration-test"}
+    assert flask("db", "upgrade", "0004", env=env).returncode == 0
+    with sqlite3.connect(database) as connection:
+        connection.executescript("""
+            INSERT INTO organizer (id, name) VALUES (1, 'Acme Events');
+            INSERT INTO shop (id, organizer_id, event_name, event_starts_at, event_ends_at, venue, timezone, country,
+                default_language, currency, download_enabled, personalisation_required, phone_required,
+                date_of_birth_required) VALUES (1, 1, 'Harbour Jazz Nights', '2027-06-12 18:00:00', '2027-06-12 23:00:00',
+                'Pier 5', 'Europe/Amsterdam', 'NL', 'en', 'EUR', 1, 1, 0, 0);
+            INSERT INTO "order" (id, shop_id, number, status, created_at, booker_first_name, booker_last_name, booker_email,
+                personalisation_version) VALUES (1, 1, 'NX-2026-000001', 'completed', '2026-12-01 10:00:00', 'Sam', 'de Vries',
+                'booker@example.com', 1);
+            INSERT INTO ticket (id, order_id, position, ticket_type, price_cents, barcode, status, share_version)
+                VALUES (1, 1, 1, 'Day ticket', 4500, 'unsigned-barcode-one-0123456789ab', 'open', 0),
+                       (2, 1, 2, 'Day ticket', 4500, 'unsigned-barcode-two-0123456789ab', 'open', 0);
+            INSERT INTO backoffice_user (id, organizer_id, email, password_hash) VALUES (1, 1, 'staff@acme.example', 'x');
+        """)
+    upgrade = flask("db", "upgrade", env=env)
+    assert upgrade.returncode == 0, upgrade.stderr
+    with sqlite3.connect(database) as connection:
+        tickets = connection.execute("SELECT short_code, barcode_version, barcode FROM ticket ORDER BY id").fetchall()
+        keys = connection.execute("SELECT shop_id, number, length(private_key), length(public_key) FROM shop_key").fetchall()
+        roles = connection.execute("SELECT role, name FROM backoffice_user").fetchall()
+    assert all(CODE.fullmatch(code) and version == 1 for code, version, _ in tickets)
+    assert tickets[0][0] != tickets[1][0] and tickets[0][2] == "unsigned-barcode-one-0123456789ab"
+    assert keys == [(1, 1, 32, 32)] and roles == [("admin", None)]
+    exported = flask("door", "export", "--shop", "1", env=env)
+    assert exported.returncode == 0, exported.stderr
+    assert '"tickets": []' in exported.stdout  # nobody personalised yet: nothing the door lets in
