@@ -133,5 +133,5 @@ def normalise_short_code(text: str) -> str | None:
 
 
 def grouped(code: str) -> str:
-    """A short code as printed: K7MX-3HQA-9PRT."""
+    """A short code as printed: K7MX-3HPA-9PRT."""
     return "-".join(code[start : start + SHORT_CODE_GROUP] for start in range(0, len(code), SHORT_CODE_GROUP))

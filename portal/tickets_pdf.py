@@ -37,7 +37,7 @@ class PrintableTicket:
     barcode: str  # what the QR code encodes: the signed barcode (portal.barcodes)
     position: int  # 1-based ticket number in the order
     count: int  # tickets in the order
-    short_code: str = ""  # printed under the QR code for typing in at the door, e.g. "K7MX-3HQA-9PRT"
+    short_code: str = ""  # printed under the QR code for typing in at the door, e.g. "K7MX-3HPA-9PRT"
 
 
 DEFAULT_LABELS: dict[str, str] = {

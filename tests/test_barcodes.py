@@ -175,6 +175,7 @@ def test_short_codes_are_read_as_people_type_them():
     for wrong in ("KPUT-JPET-AVM", "KPUT-JPET-AVM99", "KPUT-JPET-AVM0", "KPUT-JPET-AVMO", ""):
         assert barcodes.normalise_short_code(wrong) is None
     assert barcodes.grouped("KPUTJPETAVM9") == "KPUT-JPET-AVM9"
+    assert barcodes.normalise_short_code("K7MX-3HPA-9PRT")  # the door page's example is one that could exist
 
 
 def test_tickets_made_in_bulk_get_short_codes_and_the_first_version(app, make_order):
