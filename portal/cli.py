@@ -134,6 +134,8 @@ def demo_command(
     if orders > 1:
         click.echo(f"  and {orders - 1} more orders of the same shop, for {_nth_address(email, 2)} and on.")
     click.echo(f"  Backoffice login:  {DEMO_ORGANIZER_EMAIL} / {password}")
+    click.echo(f"  Check-in page:     {links.external_url('backoffice.door')} (the same login, or a door user:")
+    click.echo(f'    flask --app wsgi organizer create-user --organizer "{organizer.name}" --email … --role door)')
     if not current_app.config.get("MAIL_SERVER"):
         click.echo(f"  Emails are kept as .eml files in {outbox.kept_mail_folder()}")
 

@@ -13,9 +13,9 @@
   var video = camera.querySelector("video");
   var status = scanner.querySelector("[data-door-status]");
   var startButton = scanner.querySelector("[data-door-start]");
-  /* The code this page answered: not sent again while it is still in front of the camera. */
+  /* The code this page answered: never sent again from this page, however long it stays in front of
+     the camera (after "Admitted" it would come back as "already admitted"). */
   var answered = scanner.getAttribute("data-answered") || "";
-  var answeredUntil = Date.now() + 4000;
   var stream = null;
   var timer = null;
   var submitted = false;
@@ -78,7 +78,7 @@
 
   function found(text) {
     if (!text || submitted) return;
-    if (text === answered && Date.now() < answeredUntil) return;
+    if (text === answered) return;
     submitted = true;
     stop();
     input.value = text;

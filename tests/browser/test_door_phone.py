@@ -111,7 +111,7 @@ def test_the_phones_camera_scans_a_ticket_pdfs_qr_code_and_the_door_admits_it(
     # Ready for the next ticket: the camera runs again, and does not send the ticket just admitted once more.
     expect(phone.locator("[data-door-status]")).to_have_text("Point the camera at the QR code.")
     expect(phone.locator("video")).to_be_visible()
-    phone.wait_for_timeout(1500)
+    phone.wait_for_timeout(5000)
     expect(answer.get_by_role("heading", level=2)).to_have_text(re.compile("Admitted"))
     check_accessibility(phone, "the door after admitting, scanning again")
     with app.app_context():
