@@ -366,7 +366,11 @@ def door_export(shop_id: int, output_format: str, output) -> None:
     if output_format == "csv":
         writer = csv.DictWriter(output, fieldnames=EXPORT_FIELDS, lineterminator="\n")
         writer.writeheader()
-        writer.writerows({**row, "admitted_at": row["admitted_at"] or ""} for row in rows)
+        writer.writerows(
+            {**row, "holder_name": _not_a_formula(row["holder_name"]), "ticket_type": _not_a_formula(row["ticket_type"]),
+             "admitted_at": row["admitted_at"] or ""}
+            for row in rows
+        )
         return
     tickets = list(rows)
     json.dump({
@@ -383,6 +387,11 @@ def door_export(shop_id: int, output_format: str, output) -> None:
         "tickets": tickets,
     }, output, ensure_ascii=False, indent=1)
     output.write("\n")
+
+
+def _not_a_formula(value: str) -> str:
+    """A name a spreadsheet program would run as a formula (=, +, -, @), made text with a leading apostrophe."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
 @door_group.command("public-key")

@@ -13,6 +13,7 @@ import pytest
 from portal.extensions import db
 from portal.models import BackofficeUser, Order
 from portal.services import orders
+from portal.services.personalisation import HolderDetails
 from tests.door_pages import GRACE, admit, codes, order_action, personalise, scan, shop_of
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,6 +83,16 @@ def test_the_list_as_csv_into_a_file(app, runner, shop_with_tickets, tmp_path):
     assert list(rows[0]) == ["barcode", "short_code", "ticket_type", "holder_name", "admitted_at"]
     assert [(row["holder_name"], row["barcode"], row["admitted_at"] != "") for row in rows] == [
         ("Noor Bakker", codes(app, order_id, 1)[0], False), ("Grace Hopper", codes(app, order_id, 3)[0], True)]
+
+
+def test_a_name_that_a_spreadsheet_would_run_is_text_in_the_csv(app, runner, make_order):
+    order_id = make_order(tickets=1)
+    personalise(app, order_id, 1, HolderDetails("=HYPERLINK(\"http://evil.example\")", "x", "eve@example.org"))
+    result = runner.invoke(args=["door", "export", "--shop", str(shop_of(app, order_id)), "--format", "csv"])
+    [row] = list(csv.DictReader(io.StringIO(result.output)))
+    assert row["holder_name"] == "'=HYPERLINK(\"http://evil.example\") x"
+    exported = json.loads(runner.invoke(args=["door", "export", "--shop", str(shop_of(app, order_id))]).output)
+    assert exported["tickets"][0]["holder_name"] == "=HYPERLINK(\"http://evil.example\") x"  # JSON is data, left as it is
 
 
 def test_public_key_prints_the_key_of_the_export(runner, shop_with_tickets):
