@@ -137,7 +137,7 @@ def _check_stored(shop: Shop, condition: ColumnElement[bool]) -> tuple[DoorAnswe
 
 
 def _check(shop: Shop, text: str) -> tuple[DoorAnswer, int | None]:
-    """The answer, and the barcode version it was given for (None when it lets nobody in)."""
+    """The answer, and the barcode version of the ticket it names (None when it names none of this shop's)."""
     text = text.strip()
     if barcodes.looks_signed(text):
         return _check_signed(shop, text)
