@@ -17,14 +17,15 @@ from sqlalchemy import func, select
 from portal import links, worker
 from portal.errors import BackofficeUserExists, PasswordTooShort
 from portal.extensions import db
-from portal.models import BackofficeUser, Order, Organizer, Shop
-from portal.services import outbox
+from portal.models import BackofficeUser, Order, Organizer, Role, Shop
+from portal.services import barcodes, organizers, outbox
 from portal.services.imports import ImportFailed, import_orders
-from portal.services import organizers
 from portal.services.orders import Booker, OrderLine, create_order
 
 DEMO_ORGANIZER = "Demo Events"
 DEMO_ORGANIZER_EMAIL = "organizer@demo.example"
+#: Longest name of a door user (as the column allows).
+NAME_MAX = 100
 
 
 def register_commands(app: Flask) -> None:
@@ -33,6 +34,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(orders_group)
     app.cli.add_command(organizer_group)
     app.cli.add_command(privacy_group)
+    app.cli.add_command(door_group)
 
 
 def _demo_organizer() -> tuple[Organizer, str]:
@@ -118,6 +120,7 @@ def demo_command(
         "shop_id": shop.id,
         "order_id": order.id,
         "booker_email": order.booker_email,
+        "organizer_name": organizer.name,
         "organizer_email": DEMO_ORGANIZER_EMAIL,
         "organizer_password": password,
     }
@@ -129,6 +132,8 @@ def demo_command(
     if orders > 1:
         click.echo(f"  and {orders - 1} more orders of the same shop, for {_nth_address(email, 2)} and on.")
     click.echo(f"  Backoffice login:  {DEMO_ORGANIZER_EMAIL} / {password}")
+    click.echo(f"  Check-in page:     {links.external_url('backoffice.door')} (the same login, or a door user:")
+    click.echo(f'    flask --app wsgi organizer create-user --organizer "{organizer.name}" --email … --role door)')
     if not current_app.config.get("MAIL_SERVER"):
         click.echo(f"  Emails are kept as .eml files in {outbox.kept_mail_folder()}")
 
@@ -204,20 +209,32 @@ def _too_short() -> click.ClickException:
 @click.option("--organizer", "organizer_name", required=True, help="Organizer name; created if it does not exist.")
 @click.option("--email", required=True, help="The user's login email.")
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True, help="Prompted for when left out.")
-def organizer_create_user(organizer_name: str, email: str, password: str) -> None:
-    """Create a backoffice user for an organizer."""
+@click.option(
+    "--role", type=click.Choice([role.value for role in Role]), default=Role.ADMIN.value, show_default=True,
+    help="admin: the whole backoffice; door: the check-in page only (names and ticket types, no orders or contact data).",
+)
+@click.option("--name", help='How the door and the timeline name the user, e.g. "Gate 2" (default: the email).')
+def organizer_create_user(organizer_name: str, email: str, password: str, role: str, name: str | None) -> None:
+    """Create a backoffice user (or a door user) for an organizer."""
     try:
         validate_email(email, check_deliverability=False)
     except EmailNotValidError as error:
         raise click.ClickException(f"not a valid email address: {error}") from error
+    name = " ".join((name or "").split()) or None
+    if name is not None and (len(name) > NAME_MAX or not name.isprintable()):
+        raise click.ClickException(f"the name must be printable text of at most {NAME_MAX} characters")
     try:
-        user = organizers.create_backoffice_user(organizer_name=organizer_name.strip(), email=email, password=password)
+        user = organizers.create_backoffice_user(
+            organizer_name=organizer_name.strip(), email=email, password=password, role=Role(role), name=name
+        )
     except PasswordTooShort as error:
         raise _too_short() from error
     except BackofficeUserExists as error:
         raise click.ClickException(f"{error} ({email.strip().lower()})") from error
     db.session.commit()
-    click.echo(f"Created backoffice user {user.email} for organizer {user.organizer.name}.")
+    kind = "door user" if user.is_door else "backoffice user"
+    named = f" ({user.name})" if user.name else ""
+    click.echo(f"Created {kind} {user.email}{named} for organizer {user.organizer.name}.")
 
 
 @organizer_group.command("set-password")
@@ -298,3 +315,98 @@ def privacy_purge(ended_before: datetime) -> None:
     purged = purge_personal_data(ended_before=cutoff)
     db.session.commit()
     click.echo(f"Personal data purged from {purged} order(s) of events that ended before {cutoff:%Y-%m-%d}.")
+
+
+@click.group("door", cls=AppGroup)
+def door_group() -> None:
+    """The door: offline lists of valid barcodes, and the shops' signing keys."""
+
+
+def _shop(shop_id: int) -> Shop:
+    shop = db.session.get(Shop, shop_id)
+    if shop is None:
+        raise click.ClickException(f"no shop with id {shop_id}")
+    return shop
+
+
+#: The offline list's columns, in order (CSV) and by name (JSON).
+EXPORT_FIELDS = ("barcode", "short_code", "ticket_type", "holder_name", "admitted_at")
+
+
+@door_group.command("export")
+@click.option("--shop", "shop_id", type=int, required=True, help="Id of the shop.")
+@click.option("--format", "output_format", type=click.Choice(["json", "csv"]), default="json", show_default=True)
+@click.option("--output", type=click.File("w", encoding="utf-8", lazy=True), default="-",
+              help="File to write (default: standard output).")
+def door_export(shop_id: int, output_format: str, output) -> None:
+    """Write every valid barcode of a shop with its holder's name and ticket type, for offline scanners.
+
+    JSON (the default) also carries the shop's public key, which verifies every barcode
+    in it (docs/barcodes.md). Admitted tickets are listed with the time they came in.
+    """
+    import csv
+    from dataclasses import asdict
+
+    shop = _shop(shop_id)
+    rows = (
+        {**asdict(ticket), "admitted_at": ticket.admitted_at.isoformat() if ticket.admitted_at else None}
+        for ticket in barcodes.valid_tickets(shop)
+    )
+    if output_format == "csv":
+        writer = csv.DictWriter(output, fieldnames=EXPORT_FIELDS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(
+            {**row, "holder_name": _not_a_formula(row["holder_name"]), "ticket_type": _not_a_formula(row["ticket_type"]),
+             "admitted_at": row["admitted_at"] or ""}
+            for row in rows
+        )
+        return
+    tickets = list(rows)
+    json.dump({
+        "format": "portal-door-list/1",
+        "shop": {
+            "id": shop.id,
+            "event_name": shop.event_name,
+            "event_starts_at": shop.event_starts_at.isoformat(),
+            "venue": shop.venue,
+        },
+        "key_number": barcodes.signing_key(shop).number,
+        "public_key": barcodes.public_key_pem(shop),
+        "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "tickets": tickets,
+    }, output, ensure_ascii=False, indent=1)
+    output.write("\n")
+
+
+def _not_a_formula(value: str) -> str:
+    """A name a spreadsheet program would run as a formula (=, +, -, @), made text with a leading apostrophe."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+@door_group.command("public-key")
+@click.option("--shop", "shop_id", type=int, required=True, help="Id of the shop.")
+def door_public_key(shop_id: int) -> None:
+    """Print the shop's public key (PEM), which verifies its barcodes offline."""
+    click.echo(barcodes.public_key_pem(_shop(shop_id)), nl=False)
+
+
+@door_group.command("rotate-key")
+@click.option("--shop", "shop_id", type=int, required=True, help="Id of the shop.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def door_rotate_key(shop_id: int, yes: bool) -> None:
+    """Give a shop a new signing key: every one of its tickets gets a new barcode and short code."""
+    shop = _shop(shop_id)
+    if not yes:
+        click.confirm(
+            f"Every ticket of {shop.event_name} gets a new barcode and short code; every ticket "
+            "downloaded or emailed so far will be refused at the door as replaced. Go on?",
+            abort=True,
+        )
+    rotation = barcodes.rotate_key(shop)
+    db.session.commit()
+    click.echo(
+        f"Shop {shop.id} now signs with key {rotation.key_number}. {rotation.tickets} ticket(s) have a new "
+        "barcode and short code: every ticket downloaded or emailed before now is refused at the door as "
+        "replaced, so holders need their tickets again (Resend on each order, or a download from the portal). "
+        "Give offline scanners the new public key (flask --app wsgi door public-key) and a new export."
+    )

@@ -34,9 +34,10 @@ class PrintableTicket:
     ticket_type: str
     order_number: str
     holder_name: str
-    barcode: str  # the secret the QR code encodes, e.g. 32 url-safe chars
+    barcode: str  # what the QR code encodes: the signed barcode (portal.barcodes)
     position: int  # 1-based ticket number in the order
     count: int  # tickets in the order
+    short_code: str = ""  # printed under the QR code for typing in at the door, e.g. "K7MX-3HPA-9PRT"
 
 
 DEFAULT_LABELS: dict[str, str] = {
@@ -48,6 +49,7 @@ DEFAULT_LABELS: dict[str, str] = {
     "holder": "Name",
     "ticket_of": "Ticket {position} of {count}",
     "footer": "Show this QR code at the entrance. Valid for one admission.",
+    "short_code": "Code",
 }
 
 FONT_DIR = Path(__file__).resolve().parent.parent / "static" / "fonts"
@@ -72,6 +74,9 @@ QR_MAX = 58 * mm  # including the quiet zone
 QR_BORDER = 4  # quiet zone in modules, as the QR spec requires
 FOOTER_SIZE = 7.0
 FOOTER_MAX_H = 2 * FOOTER_SIZE * LEADING
+SHORT_CODE_SIZE = 13.0
+#: Between the short code's letters: easier to read out and type.
+SHORT_CODE_SPACING = 1.5
 
 ACCENT = HexColor("#1F2A44")
 ACCENT_TEXT = white
@@ -271,11 +276,33 @@ def _draw_ticket(c: Canvas, ticket: PrintableTicket, labels: dict[str, str]) -> 
     footer_top = stub_top + 2 + footer.height
     _draw_block(c, footer, PAGE_W / 2, footer_top, LABEL_COLOUR, centred=True)
     _draw_block(c, stub, PAGE_W / 2, stub_top, TEXT_COLOUR, centred=True)
+    qr_bottom = footer_top
+    if ticket.short_code:
+        qr_bottom = _draw_short_code(c, ticket.short_code, labels["short_code"], footer_top + 3, regular, bold)
 
     # QR code centred in whatever space is left; its quiet zone provides the padding.
-    space = fields_bottom - footer_top
+    space = fields_bottom - qr_bottom
     qr_size = min(QR_MAX, space)
-    _draw_qr(c, ticket.barcode, (PAGE_W - qr_size) / 2, footer_top + (space - qr_size) / 2, qr_size)
+    _draw_qr(c, ticket.barcode, (PAGE_W - qr_size) / 2, qr_bottom + (space - qr_size) / 2, qr_size)
+
+
+def _draw_short_code(c: Canvas, code: str, label: str, bottom: float, regular: str, bold: str) -> float:
+    """The short code centred under the QR code, with its caption before it; returns the top used."""
+    caption = _fit(label, regular, CONTENT_W, LABEL_SIZE * LEADING, LABEL_SIZE, LABEL_SIZE)
+    caption_w = pdfmetrics.stringWidth(caption.lines[0], regular, LABEL_SIZE)
+    code_w = pdfmetrics.stringWidth(code, bold, SHORT_CODE_SIZE) + SHORT_CODE_SPACING * (len(code) - 1)
+    gap = 2 * mm
+    left = (PAGE_W - caption_w - gap - code_w) / 2
+    c.setFillColor(LABEL_COLOUR)
+    c.setFont(regular, LABEL_SIZE)
+    c.drawString(left, bottom + 1, caption.lines[0])
+    text = c.beginText(left + caption_w + gap, bottom)
+    text.setFont(bold, SHORT_CODE_SIZE)
+    text.setCharSpace(SHORT_CODE_SPACING)
+    text.setFillColor(TEXT_COLOUR)
+    text.textOut(code)
+    c.drawText(text)
+    return bottom + SHORT_CODE_SIZE
 
 
 def render_tickets_pdf(tickets: list[PrintableTicket], *, labels: dict[str, str] | None = None) -> bytes:

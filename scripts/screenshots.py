@@ -17,6 +17,8 @@ FOLDER = ROOT / "docs" / "screenshots"
 JOURNEYS = [
     "tests/browser/test_journeys.py::test_booker_claims_and_shares_and_the_recipient_downloads_the_ticket",
     "tests/browser/test_journeys.py::test_organizer_edits_a_ticket_switches_downloads_off_and_reopens_personalisation",
+    "tests/browser/test_door_phone.py::test_the_phones_camera_scans_a_ticket_pdfs_qr_code_and_the_door_admits_it",
+    "tests/browser/test_door_phone.py::test_the_door_in_dutch",
 ]
 
 

@@ -201,16 +201,21 @@ def login(app):
     """Factory: a test client logged in to the backoffice as a new user of that organizer.
 
     The organizer is created when it does not exist yet (make_shop's default is "Acme Events").
+    `role` and `name` as `organizer create-user` takes them (an organizer user by default).
     """
+    from portal.models import Role
     from portal.services.organizers import create_backoffice_user
     from tests.pages import csrf_token
 
     users = itertools.count(1)
 
-    def login(organizer_name: str = "Acme Events", *, password: str = "correct horse battery staple"):
+    def login(
+        organizer_name: str = "Acme Events", *, password: str = "correct horse battery staple",
+        role: Role = Role.ADMIN, name: str | None = None,
+    ):
         email = f"staff{next(users)}@{organizer_name.lower().replace(' ', '-')}.example"
         with app.app_context():
-            create_backoffice_user(organizer_name=organizer_name, email=email, password=password)
+            create_backoffice_user(organizer_name=organizer_name, email=email, password=password, role=role, name=name)
             db.session.commit()
         client = app.test_client()
         page = client.get("/backoffice/login").get_data(as_text=True)
@@ -308,3 +313,17 @@ def gunicorn(app, tmp_path):
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture
+def door_login(login):
+    """Factory: a test client logged in as a door user (role door, named e.g. "Gate 2") of that organizer.
+
+    `role=Role.ADMIN` logs in an organizer user with a name instead.
+    """
+    from portal.models import Role
+
+    def door_login(organizer_name: str = "Acme Events", *, name: str | None = "Gate 2", role: Role = Role.DOOR):
+        return login(organizer_name, role=role, name=name)
+
+    return door_login

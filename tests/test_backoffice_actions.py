@@ -8,6 +8,7 @@ import zxingcpp
 
 from portal.extensions import db
 from portal.models import Order, OutgoingMessage
+from portal.services.barcodes import signed_barcode
 from tests.backoffice_pages import confirm, is_disabled, menu_entry, order_path, page, timeline
 from tests.conftest import body, links_in
 from tests.pages import csrf_token, flashes, path_of, share_via_whatsapp, text
@@ -87,7 +88,7 @@ def test_resend_goes_to_the_contact_email_with_the_current_link_and_tickets(app,
     [pdf] = pdf_attachments(mail)
     with app.app_context():
         order = db.session.get(Order, order_id)
-        assert qr_codes(pdf) == [[order.ticket_at(1).barcode], [order.ticket_at(3).barcode]]
+        assert qr_codes(pdf) == [[signed_barcode(order.ticket_at(1))], [signed_barcode(order.ticket_at(3))]]
         assert db.session.query(Order).count() == 1
         assert [m.kind for m in db.session.query(OutgoingMessage).order_by(OutgoingMessage.id)][-1] == "resend"
     html = page(staff, order_path(order_id))
@@ -155,8 +156,9 @@ def test_open_personalisation_resets_tickets_and_revokes_every_earlier_link(app,
     response = client.post(f"{new_overview}/tickets/1/download", data={"csrf_token": token})
     assert response.status_code == 200
     with app.app_context():
-        new_barcode = db.session.get(Order, order_id).ticket_at(1).barcode
-    assert qr_codes(response.data) == [[new_barcode]] and new_barcode != old_barcodes[0]
+        ticket = db.session.get(Order, order_id).ticket_at(1)
+        new_barcode, printed = ticket.barcode, signed_barcode(ticket)
+    assert qr_codes(response.data) == [[printed]] and new_barcode != old_barcodes[0]
     deliver()
     smtp.take_one("grace@example.com")
     entries = timeline(page(staff, order_path(order_id)))

@@ -1,7 +1,7 @@
-"""The organizer backoffice: shops, orders, order actions, ticket edits, orders import."""
+"""The organizer backoffice: shops, orders, order actions, ticket edits, orders import, and the door."""
 
 from flask import Blueprint
 
 bp = Blueprint("backoffice", __name__, url_prefix="/backoffice")
 
-from portal.backoffice import auth, views  # noqa: E402,F401  (registers the routes)
+from portal.backoffice import auth, door, views  # noqa: E402,F401  (registers the routes)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext
 from sqlalchemy import func, select
 from werkzeug.exceptions import TooManyRequests
@@ -29,6 +29,19 @@ SESSION_KEY = "backoffice_session"
 
 #: Pages a visitor without a session may see.
 PUBLIC_ENDPOINTS = {"backoffice.login"}
+#: Pages a door user may see: the check-in pages (portal/backoffice/door.py), and logging in and out.
+#: Every other backoffice page answers them 404, as if it did not exist.
+DOOR_ENDPOINTS = {
+    "backoffice.login",
+    "backoffice.logout",
+    "backoffice.logout_everywhere",
+    "backoffice.account",
+    "backoffice.index",
+    "backoffice.door",
+    "backoffice.door_shop",
+    "backoffice.door_check",
+    "backoffice.door_admit",
+}
 
 _dummy_hash: str | None = None
 
@@ -77,12 +90,21 @@ def current_user() -> BackofficeUser:
     return g.backoffice_user
 
 
-def safe_next(target: str | None) -> str:
-    """Where to go after login: a backoffice page of this site, never another site (nor a broken header)."""
+def home_page(user: BackofficeUser) -> str:
+    """Where a user starts: the orders, or for door staff the check-in page."""
+    return url_for("backoffice.door" if user.is_door else "backoffice.orders")
+
+
+def safe_next(target: str | None, user: BackofficeUser) -> str:
+    """Where to go after login: a backoffice page of this site, never another site (nor a broken header).
+
+    Door staff go back only to a check-in page (any other page would be "not found").
+    """
     target = local_path(target)
-    if target and target.startswith(bp.url_prefix + "/"):
+    allowed = bp.url_prefix + ("/door" if user.is_door else "") + "/"
+    if target and (target.startswith(allowed) or target == allowed.rstrip("/")):
         return target
-    return url_for("backoffice.orders")
+    return home_page(user)
 
 
 @bp.before_request
@@ -97,6 +119,8 @@ def require_login():
             session.clear()  # ended or expired: forget it
         next_page = request.full_path.rstrip("?") if request.method == "GET" else None
         return redirect(url_for("backoffice.login", next=next_page))
+    if g.backoffice_user is not None and g.backoffice_user.is_door and request.endpoint not in DOOR_ENDPOINTS:
+        abort(404)  # orders, shops and imports do not exist for door staff
     return None
 
 
@@ -114,14 +138,14 @@ def _login_email() -> str:
 @limiter.limit(_login_limit, methods=["POST"], key_func=_login_email)
 def login():
     if g.backoffice_user is not None:
-        return redirect(url_for("backoffice.orders"))
+        return redirect(home_page(g.backoffice_user))
     form = LoginForm()
     if form.validate_on_submit():
         user = authenticate(form.email.data, form.password.data)
         if user is not None:
             log_in(user)
             db.session.commit()
-            return redirect(safe_next(request.args.get("next")), code=303)
+            return redirect(safe_next(request.args.get("next"), user), code=303)
         flash(gettext("The email address or password is not right."), "error")
     return render_template("backoffice/login.html", form=form)
 

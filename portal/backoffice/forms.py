@@ -188,3 +188,24 @@ class ShopSettingsForm(FlaskForm):
 
 class ImportForm(FlaskForm):
     file = FileField(_l("CSV file"), validators=[FileRequired(_l("Choose a CSV file to upload."))])
+
+
+class DoorCodeForm(FlaskForm):
+    """What the door scanned (the QR code's content) or typed (the short code under it)."""
+
+    code = StringField(
+        _l("Code on the ticket"),
+        filters=[strip_text],
+        validators=[
+            DataRequired(_l("Scan the QR code, or type the code printed under it.")),
+            Length(max=300, message=_l("This is not a ticket's code: it is far too long.")),
+            plain_text,
+        ],
+        render_kw={
+            "autocomplete": "off",
+            "autocapitalize": "characters",
+            "autocorrect": "off",
+            "spellcheck": "false",
+            "maxlength": 300,
+        },
+    )

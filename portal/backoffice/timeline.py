@@ -11,6 +11,7 @@ ACTORS = {
     history.BOOKER: _l("Booker"),
     history.RECIPIENT: _l("Recipient"),
     history.ORGANIZER: _l("Organizer"),
+    history.DOOR: _l("Door"),
     history.SYSTEM: _l("System"),
 }
 
@@ -40,8 +41,8 @@ CHANNELS = {"whatsapp": _l("WhatsApp"), "email": _l("email"), "link": _l("a link
 
 
 def actor(event: OrderEvent) -> str:
-    """Who did it: the organizer user's email when known, else their role."""
-    if event.actor == history.ORGANIZER and event.actor_label:
+    """Who did it: the organizer user's email (or the door user's name) when known, else their role."""
+    if event.actor in (history.ORGANIZER, history.DOOR) and event.actor_label:
         return event.actor_label
     return str(ACTORS.get(event.actor, event.actor))
 
@@ -109,6 +110,8 @@ def describe(event: OrderEvent) -> str:
             position=position,
             fields=_fields(details.get("fields", [])) or gettext("nothing"),
         )
+    if kind == history.TICKET_ADMITTED:
+        return gettext("Ticket %(position)s admitted at the door", position=position)
     if kind == history.CONTACT_EDITED:
         return gettext("Contact details edited (changed: %(fields)s)", fields=_fields(details.get("fields", [])))
     # An event kind this page does not know yet: still say something readable.

@@ -16,7 +16,7 @@ from sqlalchemy.orm import contains_eager, selectinload
 from werkzeug.exceptions import NotFound, RequestEntityTooLarge
 
 from portal.backoffice import bp, timeline
-from portal.backoffice.auth import current_user, require_login
+from portal.backoffice.auth import current_user, home_page, require_login
 from portal.backoffice.forms import ActionForm, ContactForm, ImportForm, ReopenForm, ShopSettingsForm, TicketHolderForm
 from portal.errors import OrderCancelled, PortalError
 from portal.extensions import db
@@ -105,7 +105,7 @@ def _back_to(order: Order) -> Response:
 
 @bp.get("/")
 def index():
-    return redirect(url_for(".orders"))
+    return redirect(home_page(current_user()))
 
 
 def _like_escaped(text: str) -> str:

@@ -1,9 +1,10 @@
 """The product's tables; import models from here."""
 
 from portal.models.link_requests import LinkRequest
-from portal.models.organizers import BackofficeSession, BackofficeUser, Organizer
+from portal.models.organizers import BackofficeSession, BackofficeUser, Organizer, Role
 from portal.models.orders import Order, OrderEvent, OrderStatus
 from portal.models.outbox import MessageStatus, OutgoingMessage
+from portal.models.shop_keys import ShopKey
 from portal.models.shops import Shop
 from portal.models.tickets import Ticket, TicketStatus
 
@@ -17,7 +18,9 @@ __all__ = [
     "OrderStatus",
     "Organizer",
     "OutgoingMessage",
+    "Role",
     "Shop",
+    "ShopKey",
     "Ticket",
     "TicketStatus",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import secrets
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -28,6 +29,13 @@ class Organizer(db.Model):
     users: Mapped[list[BackofficeUser]] = relationship(back_populates="organizer")
 
 
+class Role(enum.StrEnum):
+    #: Everything of the organizer's: orders, shops, imports, and the door.
+    ADMIN = "admin"
+    #: Door staff: the check-in page of the organizer's shops and nothing else.
+    DOOR = "door"
+
+
 class BackofficeUser(db.Model):
     """A person who logs in to the backoffice for one organizer."""
 
@@ -37,8 +45,20 @@ class BackofficeUser(db.Model):
     email: Mapped[str] = mapped_column(String(254), unique=True)
     #: Werkzeug's salted scrypt hash; never the password itself.
     password_hash: Mapped[str] = mapped_column(String(255))
+    #: admin or door (Role): what the user may see.
+    role: Mapped[str] = mapped_column(String(10), default=Role.ADMIN, server_default=Role.ADMIN)
+    #: How the door answer and the timeline name the user, e.g. "Gate 2"; the email when unset.
+    name: Mapped[str | None] = mapped_column(String(100))
 
     organizer: Mapped[Organizer] = relationship(back_populates="users")
+
+    @property
+    def is_door(self) -> bool:
+        return self.role == Role.DOOR
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.email
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)

@@ -14,6 +14,7 @@ from portal.models._time import UTCDateTime
 if TYPE_CHECKING:
     from portal.models.orders import Order
     from portal.models.organizers import Organizer
+    from portal.models.shop_keys import ShopKey
 
 
 class Shop(db.Model):
@@ -50,3 +51,7 @@ class Shop(db.Model):
 
     organizer: Mapped[Organizer] = relationship(back_populates="shops")
     orders: Mapped[list[Order]] = relationship(back_populates="shop")
+    #: Its barcode signing keys, oldest first: the last one signs (portal.services.barcodes).
+    keys: Mapped[list[ShopKey]] = relationship(
+        back_populates="shop", order_by="ShopKey.number", cascade="all, delete-orphan"
+    )

@@ -10,11 +10,13 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Date, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from portal.barcodes import new_short_code
 from portal.extensions import db
 from portal.models._time import UTCDateTime
 
 if TYPE_CHECKING:
     from portal.models.orders import Order
+    from portal.models.organizers import BackofficeUser
 
 
 class TicketStatus(enum.StrEnum):
@@ -30,8 +32,26 @@ def full_name(first_name: str | None, last_name: str | None) -> str:
 
 
 def new_barcode() -> str:
-    """A fresh unguessable barcode; the door scanner's only proof of a valid ticket."""
+    """A fresh unguessable unsigned barcode (what QR codes held before barcodes were signed)."""
     return secrets.token_urlsafe(24)
+
+
+#: A ticket's barcode_version when it is created.
+FIRST_BARCODE_VERSION = 1
+
+
+def next_barcode() -> dict[str, object]:
+    """The values of a ticket's next barcode, for the UPDATE that changes its holder (or its shop's key).
+
+    A new version (so the signed barcode of the previous one is refused as replaced), a
+    new short code, and a new unsigned barcode (which the door still accepts from PDFs
+    made before barcodes were signed).
+    """
+    return {
+        "barcode_version": Ticket.barcode_version + 1,
+        "short_code": new_short_code(),
+        "barcode": new_barcode(),
+    }
 
 
 class Ticket(db.Model):
@@ -46,8 +66,15 @@ class Ticket(db.Model):
     position: Mapped[int]
     ticket_type: Mapped[str] = mapped_column(String(100))
     price_cents: Mapped[int]
-    #: Encoded in the QR code. Replaced whenever the holder changes, so an old PDF stops working.
+    #: The unsigned barcode QR codes held before barcodes were signed; the door still accepts it
+    #: (PDFs of that time). Replaced whenever the holder changes, like the signed barcode.
     barcode: Mapped[str] = mapped_column(String(64), unique=True, default=new_barcode)
+    #: Named in the signed barcode (portal.barcodes); one more whenever the holder changes or the
+    #: shop's key is rotated, so the barcode of an earlier PDF is refused at the door as replaced.
+    barcode_version: Mapped[int] = mapped_column(default=FIRST_BARCODE_VERSION, server_default="1")
+    #: Printed under the QR code for typing in at the door; a new one with every barcode version.
+    #: Unique in the whole database, so within each shop.
+    short_code: Mapped[str] = mapped_column(String(12), unique=True, default=new_short_code)
     status: Mapped[str] = mapped_column(String(20), default=TicketStatus.OPEN)
 
     #: Carried in the ticket's share link; bumping it revokes the link.
@@ -70,7 +97,13 @@ class Ticket(db.Model):
     #: booker, recipient or organizer.
     personalised_by: Mapped[str | None] = mapped_column(String(20))
 
+    #: When the ticket was admitted at the door (once; see portal.services.door).
+    admitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: The door (or organizer) user who admitted it.
+    admitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("backoffice_user.id"))
+
     order: Mapped[Order] = relationship(back_populates="tickets")
+    admitted_by: Mapped[BackofficeUser | None] = relationship()
 
     @property
     def holder_name(self) -> str:

@@ -6,10 +6,12 @@ from collections.abc import Sequence
 
 from flask_babel import force_locale, gettext
 
+from portal.barcodes import grouped
 from portal.errors import DownloadDisabled, OrderCancelled, PortalError, TicketNotReady
 from portal.formatting import event_datetime
 from portal.models import Order, Ticket, TicketStatus
 from portal.services import history
+from portal.services.barcodes import printed_name, signed_barcode
 from portal.tickets_pdf import PrintableTicket, render_tickets_pdf
 
 
@@ -57,12 +59,11 @@ def _printable(ticket: Ticket) -> PrintableTicket:
         venue=shop.venue,
         ticket_type=ticket.ticket_type,
         order_number=order.number,
-        # Only the holder's own name: a ticket without details (a shop that needs none, or one that stopped
-        # needing them after a share) prints none, never the booker's.
-        holder_name=ticket.holder_name if ticket.is_personalised else "",
-        barcode=ticket.barcode,
+        holder_name=printed_name(ticket),
+        barcode=signed_barcode(ticket),
         position=ticket.position,
         count=len(order.tickets),
+        short_code=grouped(ticket.short_code),
     )
 
 
@@ -78,6 +79,7 @@ def tickets_pdf(tickets: Sequence[Ticket], *, language: str) -> bytes:
             "holder": gettext("Name"),
             "ticket_of": gettext("Ticket {position} of {count}"),
             "footer": gettext("Show this QR code at the entrance. Valid for one admission."),
+            "short_code": gettext("Code"),
         }
         return render_tickets_pdf([_printable(ticket) for ticket in tickets], labels=labels)
 

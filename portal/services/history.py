@@ -28,11 +28,15 @@ TICKET_EDITED = "ticket_edited"
 CONTACT_EDITED = "contact_edited"
 #: `flask privacy purge`: the order's personal data was anonymised (the timeline itself holds none).
 PERSONAL_DATA_PURGED = "personal_data_purged"
+#: Admitted at the door (actor DOOR, actor_label the door user's name).
+TICKET_ADMITTED = "ticket_admitted"
 
 # Who did it (OrderEvent.actor).
 BOOKER = "booker"
 RECIPIENT = "recipient"
 ORGANIZER = "organizer"
+#: A backoffice user at the check-in page (door staff, or an organizer admitting).
+DOOR = "door"
 SYSTEM = "system"
 
 

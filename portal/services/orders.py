@@ -17,7 +17,7 @@ from portal.extensions import db
 from portal.models import Order, OrderStatus, Shop, Ticket, TicketStatus
 from portal.models.orders import FIRST_PERSONALISATION_VERSION
 from portal.models._time import utcnow
-from portal.models.tickets import new_barcode
+from portal.models.tickets import next_barcode
 from portal.services import downloads, history, outbox
 from portal.services.personalisation import HolderDetails, queue_ticket_ready
 
@@ -256,7 +256,7 @@ def reopen_personalisation(order: Order, *, actor_label: str, seen_version: int)
             .where(Ticket.id == ticket.id)
             .values(
                 status=TicketStatus.OPEN,
-                barcode=new_barcode(),  # a PDF of the previous holder stops being valid
+                **next_barcode(),  # a PDF of the previous holder is refused at the door as replaced
                 share_version=Ticket.share_version + 1,
                 **dict.fromkeys(_PERSONALISATION_COLUMNS),
             )
@@ -356,7 +356,7 @@ def edit_ticket_holder(ticket: Ticket, details: HolderDetails, *, actor_label: s
         .where(Ticket.id == ticket.id, _ticket_still_valid())
         .values(
             status=TicketStatus.PERSONALISED,
-            barcode=new_barcode(),
+            **next_barcode(),
             share_version=Ticket.share_version + 1,
             personalised_at=utcnow(),
             personalised_by=history.ORGANIZER,

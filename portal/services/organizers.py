@@ -9,7 +9,7 @@ from sqlalchemy.orm import joinedload
 
 from portal.errors import BackofficeUserExists, PasswordTooShort
 from portal.extensions import db
-from portal.models import BackofficeSession, BackofficeUser, Organizer
+from portal.models import BackofficeSession, BackofficeUser, Organizer, Role
 from portal.models._time import utcnow
 
 #: Backoffice passwords shorter than this are refused.
@@ -21,8 +21,14 @@ def _check_password_length(password: str) -> None:
         raise PasswordTooShort()
 
 
-def create_backoffice_user(*, organizer_name: str, email: str, password: str) -> BackofficeUser:
-    """Add a user to the organizer of that name, creating the organizer if it is new."""
+def create_backoffice_user(
+    *, organizer_name: str, email: str, password: str, role: Role = Role.ADMIN, name: str | None = None
+) -> BackofficeUser:
+    """Add a user to the organizer of that name, creating the organizer if it is new.
+
+    role DOOR makes a door user, who sees the check-in page only; `name` (e.g. "Gate 2")
+    is how the door's answers and the timeline name them.
+    """
     _check_password_length(password)
     email = email.strip().lower()
     if db.session.scalar(select(BackofficeUser.id).where(func.lower(BackofficeUser.email) == email)) is not None:
@@ -31,7 +37,7 @@ def create_backoffice_user(*, organizer_name: str, email: str, password: str) ->
     if organizer is None:
         organizer = Organizer(name=organizer_name)
         db.session.add(organizer)
-    user = BackofficeUser(organizer=organizer, email=email)
+    user = BackofficeUser(organizer=organizer, email=email, role=role, name=name or None)
     user.set_password(password)
     db.session.add(user)
     return user

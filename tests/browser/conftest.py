@@ -104,7 +104,8 @@ def whatsapp() -> Iterator[WhatsAppStandIn]:
 
 
 @pytest.fixture(scope="session")
-def browser(whatsapp) -> Iterator[object]:
+def chromium_driver() -> Iterator[object]:
+    """Playwright, for launching Debian's Chromium (once for the session, more for a test that needs its own flags)."""
     reason = _missing()
     if reason:
         if os.environ.get("CI") == "true":
@@ -113,22 +114,32 @@ def browser(whatsapp) -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=[*CHROMIUM_FLAGS, *whatsapp.chromium_flags()]
-        )
-        yield browser
-        browser.close()
+        yield playwright.chromium
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_driver, whatsapp) -> Iterator[object]:
+    browser = chromium_driver.launch(
+        executable_path=str(CHROMIUM), headless=True, args=[*CHROMIUM_FLAGS, *whatsapp.chromium_flags()]
+    )
+    yield browser
+    browser.close()
 
 
 @pytest.fixture
 def new_context(browser, live_server):
-    """Factory: a browser context (a person's own browser) on the live server; closed after the test."""
+    """Factory: a browser context (a person's own browser) on the live server; closed after the test.
+
+    `in_browser` opens it in another browser than the session's (one launched with flags of its own).
+    """
     contexts = []
 
-    def new_context(device: dict | None = None, *, locale: str = "en-GB", bypass_csp: bool = True, **options):
+    def new_context(
+        device: dict | None = None, *, locale: str = "en-GB", bypass_csp: bool = True, in_browser=None, **options
+    ):
         # bypass_csp lets the test inject axe-core (the site keeps sending its Content-Security-Policy);
         # a test of what the policy does itself passes bypass_csp=False.
-        context = browser.new_context(
+        context = (in_browser or browser).new_context(
             **(device or PHONE), base_url=live_server, locale=locale, bypass_csp=bypass_csp, accept_downloads=True,
             **options,
         )
