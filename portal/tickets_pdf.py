@@ -105,6 +105,12 @@ EMBOLDEN_STROKE = 0.035  # outline stroke of an emboldened glyph, in ems
 # does by default: without glyph positioning they would land beside their letter.
 _ARABIC = arabic_reshaper.ArabicReshaper(configuration={"ARABIC LIGATURE ALLAH": False})
 _JOINERS = "\u200c\u200d"  # zero-width non-joiner and joiner
+_RIGHT_TO_LEFT = frozenset({"R", "AL", "AN"})  # the bidi classes of Hebrew, Arabic and Arabic digits
+
+
+def _has_right_to_left(text: str) -> bool:
+    """Whether text needs joining and reordering at all (most does not: skip the cost)."""
+    return not _RIGHT_TO_LEFT.isdisjoint(map(unicodedata.bidirectional, text))
 
 
 def _has_glyph(font_name: str, char: str) -> bool:
@@ -166,8 +172,9 @@ class _FontStack:
         text = unicodedata.normalize("NFC", " ".join(text.split()))
         # Joiners steer how Arabic letters join; like every format character they are not drawn.
         text = "".join(char if char in _JOINERS else self._printed(char) for char in text)
-        text = "".join(map(self._printed, _ARABIC.reshape(text)))
-        return " ".join(text.split())
+        if _has_right_to_left(text):
+            text = _ARABIC.reshape(text)
+        return " ".join("".join(map(self._printed, text)).split())
 
     def width(self, text: str, size: float) -> float:
         """Width of text at size, each character in the font that draws it."""
@@ -263,7 +270,9 @@ class _TextBlock:
     lines: list[str]
     fonts: _FontStack
     size: float
-    rtl: bool  # the paragraph's direction: its first letter is Arabic or Hebrew
+    # The paragraph's direction for the bidi algorithm ("R" when its first letter is Arabic or
+    # Hebrew), or None when there is nothing right-to-left to reorder.
+    direction: str | None
 
     @property
     def leading(self) -> float:
@@ -292,7 +301,8 @@ def _fit(
     max_lines = max(1, int(max_height // (size * LEADING)))
     if len(lines) > max_lines:
         lines = lines[: max_lines - 1] + [_truncate(lines[max_lines - 1], fonts, size, width)]
-    return _TextBlock(lines, fonts, size, rtl=get_base_level(text) == 1)
+    direction = ("R" if get_base_level(text) else "L") if _has_right_to_left(text) else None
+    return _TextBlock(lines, fonts, size, direction)
 
 
 def _draw_block(
@@ -312,7 +322,7 @@ def _draw_block(
     text = c.beginText()
     y = top - block.size
     for line in block.lines:
-        visual = get_display(line, base_dir="R" if block.rtl else "L")
+        visual = get_display(line, base_dir=block.direction) if block.direction else line
         text.setTextOrigin(x - block.fonts.width(visual, block.size) / 2 if centred else x, y)
         for font, run in block.fonts.runs(visual):
             text.setFont(font, block.size)

@@ -14,6 +14,7 @@ import pytest
 import segno
 import zxingcpp
 from bidi.algorithm import get_display
+from hypothesis import given, settings, strategies as st
 from PIL.Image import Image
 from reportlab.pdfbase.ttfonts import TTFont
 
@@ -282,6 +283,16 @@ def test_an_emoji_is_left_out_rather_than_drawn_as_a_box() -> None:
     page = pdfium.PdfDocument(render_tickets_pdf([make_ticket(holder_name="Anna 🎉 Smith 😀")]))[0]
 
     assert "Name\r\nAnna Smith\r\n" in page.get_textpage().get_text_range()
+    assert_every_character_has_a_glyph(page)
+
+
+@settings(max_examples=40, deadline=None)
+@given(value=st.text(max_size=60))
+def test_any_text_in_any_field_prints_without_a_box(value: str) -> None:
+    """Every code point but surrogates: control and format characters, unassigned ones, isolates."""
+    ticket = make_ticket(event_name=value, venue=value, ticket_type=value, order_number=value, holder_name=value)
+    page = pdfium.PdfDocument(render_tickets_pdf([ticket]))[0]
+
     assert_every_character_has_a_glyph(page)
 
 
