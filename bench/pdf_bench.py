@@ -45,9 +45,9 @@ def main() -> None:
 
     with app.test_request_context():
         tickets = db.session.get(Order, order_id).tickets
-        one = median_seconds(lambda: downloads.tickets_pdf(tickets[:1]), args.repeat)
-        fifty = median_seconds(lambda: downloads.tickets_pdf(tickets), args.repeat)
-        size = len(downloads.tickets_pdf(tickets))
+        one = median_seconds(lambda: downloads.tickets_pdf(tickets[:1], language="en"), args.repeat)
+        fifty = median_seconds(lambda: downloads.tickets_pdf(tickets, language="en"), args.repeat)
+        size = len(downloads.tickets_pdf(tickets, language="en"))
     print(f"one ticket: {one * 1000:.1f} ms (median of {args.repeat})")
     print(f"50-ticket order: {fifty * 1000:.1f} ms (median of {args.repeat}); {fifty / 50 * 1000:.1f} ms a ticket, "
           f"{fifty / one:.1f}x one ticket; {size / 1024:.0f} KiB")

@@ -9,14 +9,18 @@ from __future__ import annotations
 import io
 import logging
 import threading
+import unicodedata
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from itertools import groupby
 from pathlib import Path
 
+import arabic_reshaper
 import segno
+from bidi.algorithm import get_base_level, get_display
 from reportlab.lib.colors import Color, HexColor, black, white
 from reportlab.lib.pagesizes import A6
 from reportlab.lib.units import mm
-from reportlab.lib.utils import simpleSplit
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFError, TTFont
 from reportlab.pdfgen.canvas import Canvas
@@ -85,69 +89,195 @@ LABEL_COLOUR = HexColor("#6B7280")
 TEXT_COLOUR = HexColor("#111827")
 RULE_COLOUR = HexColor("#D1D5DB")
 
-_font_lock = threading.Lock()
-_fonts: tuple[str, str] | None = None
+# Each character is drawn in the first font of a stack that has a glyph for it. DejaVu Sans has
+# Latin, Greek, Cyrillic, Hebrew and Arabic with its presentation forms; Droid Sans Fallback has
+# the CJK ideographs, kana and Hangul. (DroidSansFallbackFull.ttf has no Hangul, and Debian's Noto
+# CJK fonts have CFF outlines, which reportlab cannot load.) Helvetica is the last resort should
+# the font files be missing: a download with Latin-1 text beats no download at all.
+FONT_FILES = {
+    "DejaVuSans": "DejaVuSans.ttf",
+    "DejaVuSans-Bold": "DejaVuSans-Bold.ttf",
+    "DroidSansFallback": "DroidSansFallback.ttf",
+}
+REGULAR_FONTS = ("DejaVuSans", "DroidSansFallback", "Helvetica")
+# In bold text the regular faces fill in for what DejaVu Sans Bold lacks, drawn emboldened.
+BOLD_FONTS = ("DejaVuSans-Bold", "DejaVuSans", "DroidSansFallback", "Helvetica-Bold")
+EMBOLDENED = {"DejaVuSans", "DroidSansFallback"}
+EMBOLDEN_STROKE = 0.035  # outline stroke of an emboldened glyph, in ems
+
+# Arabic letters take their joined forms (the presentation forms DejaVu has). The word ligature
+# for "Allah" stays spelled out: DejaVu has no glyph for it. Harakat are left out, as the reshaper
+# does by default: without glyph positioning they would land beside their letter.
+_ARABIC = arabic_reshaper.ArabicReshaper(configuration={"ARABIC LIGATURE ALLAH": False})
+_JOINERS = "\u200c\u200d"  # zero-width non-joiner and joiner
+_RIGHT_TO_LEFT = frozenset({"R", "AL", "AN"})  # the bidi classes of Hebrew, Arabic and Arabic digits
 
 
-def _get_fonts() -> tuple[str, str]:
-    """Return (regular, bold) font names, registering DejaVu once per process.
+def _has_right_to_left(text: str) -> bool:
+    """Whether text needs joining and reordering at all (most does not: skip the cost)."""
+    return not _RIGHT_TO_LEFT.isdisjoint(map(unicodedata.bidirectional, text))
 
-    The built-in PDF fonts only cover Latin-1, so holder names such as "Олена" need an
-    embedded TrueType font. If the font files are missing we degrade to Helvetica instead
-    of failing the whole download.
+
+def _has_glyph(font_name: str, char: str) -> bool:
+    font = pdfmetrics.getFont(font_name)
+    if isinstance(font, TTFont):
+        return ord(char) in font.face.charToGlyph
+    try:  # reportlab's built-in fonts are WinAnsi-encoded
+        char.encode("cp1252")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+class _FontStack:
+    """Fonts tried in order for each character: the first with a glyph for it draws it.
+
+    Text passes through :meth:`printable` first, which leaves out what no font can draw (an
+    emoji, a control character), so no character is ever drawn as an empty box.
     """
-    global _fonts
+
+    def __init__(self, fonts: Sequence[str], *, emboldened: Collection[str] = ()) -> None:
+        self.fonts = tuple(fonts)
+        self.emboldened = frozenset(emboldened)
+        self._font_for: dict[str, str | None] = {}
+        self._printed_as: dict[str, str] = {}
+        self._advance: dict[str, float] = {}
+
+    def font_for(self, char: str) -> str | None:
+        """The font that draws char, or None when none of them can."""
+        try:
+            return self._font_for[char]
+        except KeyError:
+            font = None
+            # Not drawn: control, format, private-use and unassigned characters, and those beyond
+            # U+FFFF, which reportlab's text layer cannot map back (the fonts have only emoji there).
+            if ord(char) <= 0xFFFF and not unicodedata.category(char).startswith("C"):
+                font = next((f for f in self.fonts if _has_glyph(f, char)), None)
+            self._font_for[char] = font
+            return font
+
+    def _printed(self, char: str) -> str:
+        """What stands for char on the ticket: itself, its compatibility equivalent, or nothing."""
+        try:
+            return self._printed_as[char]
+        except KeyError:
+            printed = char
+            if self.font_for(char) is None:
+                # E.g. an Arabic presentation form no font has becomes its plain letter.
+                printed = unicodedata.normalize("NFKC", char)
+                if printed == char or not all(self.font_for(c) for c in printed):
+                    log.info("No ticket font has U+%04X; it is left out", ord(char))
+                    printed = ""
+            self._printed_as[char] = printed
+            return printed
+
+    def printable(self, text: str) -> str:
+        """text in logical order as it will be printed: spaces collapsed, Arabic joined, every
+        character one that a font here can draw."""
+        text = unicodedata.normalize("NFC", " ".join(text.split()))
+        # Joiners steer how Arabic letters join; like every format character they are not drawn.
+        text = "".join(char if char in _JOINERS else self._printed(char) for char in text)
+        if _has_right_to_left(text):
+            text = _ARABIC.reshape(text)
+        return " ".join("".join(map(self._printed, text)).split())
+
+    def width(self, text: str, size: float) -> float:
+        """Width of text at size, each character in the font that draws it."""
+        return size * sum(map(self._advance_of, text))
+
+    def _advance_of(self, char: str) -> float:
+        try:
+            return self._advance[char]
+        except KeyError:
+            font = self.font_for(char)
+            advance = self._advance[char] = pdfmetrics.stringWidth(char, font, 1) if font else 0.0
+            return advance
+
+    def runs(self, text: str) -> list[tuple[str, str]]:
+        """text split into (font, characters) runs; characters no font has are left out."""
+        return [(font, "".join(chars)) for font, chars in groupby(text, self.font_for) if font]
+
+
+_font_lock = threading.Lock()
+_font_stacks: tuple[_FontStack, _FontStack] | None = None
+
+
+def _load_fonts() -> set[str]:
+    """Register the TrueType fonts that load; return the names of those that did."""
+    loaded = set()
+    for name, file in FONT_FILES.items():
+        try:
+            pdfmetrics.registerFont(TTFont(name, str(FONT_DIR / file)))
+        except (OSError, TTFError):
+            log.warning("Font %s not found or unreadable in %s; tickets print without it", file, FONT_DIR)
+        else:
+            loaded.add(name)
+    return loaded
+
+
+def _get_font_stacks() -> tuple[_FontStack, _FontStack]:
+    """Return the (regular, bold) font stacks, registering the fonts once per process."""
+    global _font_stacks
     with _font_lock:
-        if _fonts is None:
-            try:
-                pdfmetrics.registerFont(TTFont("DejaVuSans", str(FONT_DIR / "DejaVuSans.ttf")))
-                pdfmetrics.registerFont(TTFont("DejaVuSans-Bold", str(FONT_DIR / "DejaVuSans-Bold.ttf")))
-                _fonts = ("DejaVuSans", "DejaVuSans-Bold")
-            except (OSError, TTFError):
-                log.warning("DejaVu fonts not found in %s; falling back to Helvetica", FONT_DIR)
-                _fonts = ("Helvetica", "Helvetica-Bold")
-        return _fonts
+        if _font_stacks is None:
+            loaded = _load_fonts() | {"Helvetica", "Helvetica-Bold"}
+            _font_stacks = (
+                _FontStack([f for f in REGULAR_FONTS if f in loaded]),
+                _FontStack([f for f in BOLD_FONTS if f in loaded], emboldened=EMBOLDENED),
+            )
+        return _font_stacks
 
 
-def _split_long_word(word: str, font: str, size: float, width: float) -> list[str]:
-    """Hard-break a single word that is wider than the line (simpleSplit leaves those as is)."""
+def _split_long_word(word: str, fonts: _FontStack, size: float, width: float) -> list[str]:
+    """Hard-break a word that is wider than the line (text without spaces, as in Chinese)."""
     pieces: list[str] = []
     current = ""
+    current_width = 0.0
     for char in word:
-        if current and pdfmetrics.stringWidth(current + char, font, size) > width:
+        char_width = fonts.width(char, size)
+        if current and current_width + char_width > width:
             pieces.append(current)
-            current = char
-        else:
-            current += char
+            current, current_width = "", 0.0
+        current += char
+        current_width += char_width
     pieces.append(current)
     return pieces
 
 
-def _wrap(text: str, font: str, size: float, width: float) -> list[str]:
-    """Word-wrap text to width, breaking words that cannot fit on a line of their own."""
+def _wrap(text: str, fonts: _FontStack, size: float, width: float) -> list[str]:
+    """Word-wrap printable text to width, breaking words that cannot fit on a line of their own."""
     lines: list[str] = []
-    for line in simpleSplit(" ".join(text.split()), font, size, width):
-        if pdfmetrics.stringWidth(line, font, size) > width:
-            lines.extend(_split_long_word(line, font, size, width))
-        else:
+    line = ""
+    for word in text.split(" "):
+        candidate = f"{line} {word}" if line else word
+        if fonts.width(candidate, size) <= width:
+            line = candidate
+            continue
+        if line:
             lines.append(line)
-    return lines or [""]
+        *full, line = _split_long_word(word, fonts, size, width)
+        lines += full
+    lines.append(line)
+    return lines
 
 
-def _truncate(line: str, font: str, size: float, width: float) -> str:
+def _truncate(line: str, fonts: _FontStack, size: float, width: float) -> str:
     """Shorten line so that it plus an ellipsis fits in width."""
-    while line and pdfmetrics.stringWidth(line + "…", font, size) > width:
+    while line and fonts.width(line + "…", size) > width:
         line = line[:-1]
     return line.rstrip() + "…"
 
 
 @dataclass(frozen=True)
 class _TextBlock:
-    """Wrapped lines at the font size chosen to fit a box."""
+    """Wrapped lines (in logical order) at the font size chosen to fit a box."""
 
     lines: list[str]
-    font: str
+    fonts: _FontStack
     size: float
+    # The paragraph's direction for the bidi algorithm ("R" when its first letter is Arabic or
+    # Hebrew), or None when there is nothing right-to-left to reorder.
+    direction: str | None
 
     @property
     def leading(self) -> float:
@@ -159,45 +289,60 @@ class _TextBlock:
 
 
 def _fit(
-    text: str, font: str, width: float, max_height: float, max_size: float, min_size: float
+    text: str, fonts: _FontStack, width: float, max_height: float, max_size: float, min_size: float
 ) -> _TextBlock:
     """Pick the largest font size whose wrapped text fits the box.
 
     Shrinking keeps long names fully legible in most cases; only text that does not fit
     even at min_size is cut off with an ellipsis, so it can never overlap the QR code.
     """
+    text = fonts.printable(text)
     size = max_size
     while True:
-        lines = _wrap(text, font, size, width)
+        lines = _wrap(text, fonts, size, width)
         if len(lines) * size * LEADING <= max_height or size <= min_size:
             break
         size = max(min_size, size - 0.5)
     max_lines = max(1, int(max_height // (size * LEADING)))
     if len(lines) > max_lines:
-        lines = lines[: max_lines - 1] + [_truncate(lines[max_lines - 1], font, size, width)]
-    return _TextBlock(lines, font, size)
+        lines = lines[: max_lines - 1] + [_truncate(lines[max_lines - 1], fonts, size, width)]
+    direction = ("R" if get_base_level(text) else "L") if _has_right_to_left(text) else None
+    return _TextBlock(lines, fonts, size, direction)
 
 
 def _draw_block(
     c: Canvas, block: _TextBlock, x: float, top: float, colour: Color, *, centred: bool = False
 ) -> None:
-    """Draw a text block whose first line's ascender touches top."""
-    c.setFont(block.font, block.size)
+    """Draw a text block whose first line's ascender touches top.
+
+    Each line is put in visual order (right-to-left runs reversed) and drawn run by run, each
+    run in the font that has its glyphs. A combining mark of a right-to-left run comes out just
+    before its letter, which is where DejaVu's Hebrew marks, drawn right of the pen, need it.
+    """
+    c.saveState()
     c.setFillColor(colour)
+    c.setStrokeColor(colour)  # emboldened glyphs are filled and stroked
+    c.setLineWidth(block.size * EMBOLDEN_STROKE)
+    # One text object for the block: it knows which render mode is in force from line to line.
+    text = c.beginText()
     y = top - block.size
     for line in block.lines:
-        if centred:
-            c.drawCentredString(x, y, line)
-        else:
-            c.drawString(x, y, line)
+        visual = get_display(line, base_dir=block.direction) if block.direction else line
+        text.setTextOrigin(x - block.fonts.width(visual, block.size) / 2 if centred else x, y)
+        for font, run in block.fonts.runs(visual):
+            text.setFont(font, block.size)
+            text.setTextRenderMode(2 if font in block.fonts.emboldened else 0)
+            text.textOut(run)
         y -= block.leading
+    c.drawText(text)
+    c.restoreState()
 
 
 def _draw_field(
-    c: Canvas, label: str, value: _TextBlock, x: float, top: float, width: float, font: str
+    c: Canvas, label: str, value: _TextBlock, x: float, top: float, width: float, fonts: _FontStack
 ) -> float:
     """Draw a small grey caption above a value; return the height used."""
-    caption = _fit(label, font, width, LABEL_SIZE * LEADING, LABEL_SIZE, LABEL_SIZE)
+    caption = _fit(label, fonts, width, LABEL_SIZE * LEADING, LABEL_SIZE, LABEL_SIZE)
     _draw_block(c, caption, x, top, LABEL_COLOUR)
     _draw_block(c, value, x, top - LABEL_SIZE - LABEL_GAP, TEXT_COLOUR)
     return LABEL_SIZE + LABEL_GAP + value.height
@@ -232,7 +377,7 @@ def _draw_qr(c: Canvas, data: str, x: float, y: float, size: float) -> None:
 
 def _draw_ticket(c: Canvas, ticket: PrintableTicket, labels: dict[str, str]) -> None:
     """Lay out one ticket page top-down: header band, field grid, QR code, footer."""
-    regular, bold = _get_fonts()
+    regular, bold = _get_font_stacks()
 
     # Header band with the event name.
     caption = _fit(labels["event"], regular, CONTENT_W, LABEL_SIZE * LEADING, LABEL_SIZE, LABEL_SIZE)
@@ -246,10 +391,11 @@ def _draw_ticket(c: Canvas, ticket: PrintableTicket, labels: dict[str, str]) -> 
     # Field grid: full-width rows for the long values, two columns for the short ones.
     top = PAGE_H - header_h - 4 * mm
     full_rows = [
-        (labels["holder"], _fit(ticket.holder_name, bold, CONTENT_W, NAME_MAX_H, 11, 6)),
         (labels["date"], _fit(ticket.event_date, regular, CONTENT_W, ONE_LINE_H, 10, 6)),
         (labels["venue"], _fit(ticket.venue, regular, CONTENT_W, VENUE_MAX_H, 10, 6)),
     ]
+    if ticket.holder_name:  # a ticket without a holder carries no name, and no empty "Name" either
+        full_rows.insert(0, (labels["holder"], _fit(ticket.holder_name, bold, CONTENT_W, NAME_MAX_H, 11, 6)))
     c.setStrokeColor(RULE_COLOUR)
     c.setLineWidth(0.5)
     for label, value in full_rows:
@@ -286,21 +432,20 @@ def _draw_ticket(c: Canvas, ticket: PrintableTicket, labels: dict[str, str]) -> 
     _draw_qr(c, ticket.barcode, (PAGE_W - qr_size) / 2, qr_bottom + (space - qr_size) / 2, qr_size)
 
 
-def _draw_short_code(c: Canvas, code: str, label: str, bottom: float, regular: str, bold: str) -> float:
+def _draw_short_code(c: Canvas, code: str, label: str, bottom: float, regular: _FontStack, bold: _FontStack) -> float:
     """The short code centred under the QR code, with its caption before it; returns the top used."""
     caption = _fit(label, regular, CONTENT_W, LABEL_SIZE * LEADING, LABEL_SIZE, LABEL_SIZE)
-    caption_w = pdfmetrics.stringWidth(caption.lines[0], regular, LABEL_SIZE)
-    code_w = pdfmetrics.stringWidth(code, bold, SHORT_CODE_SIZE) + SHORT_CODE_SPACING * (len(code) - 1)
+    caption_w = regular.width(caption.lines[0], LABEL_SIZE)
+    code_w = bold.width(code, SHORT_CODE_SIZE) + SHORT_CODE_SPACING * (len(code) - 1)
     gap = 2 * mm
     left = (PAGE_W - caption_w - gap - code_w) / 2
-    c.setFillColor(LABEL_COLOUR)
-    c.setFont(regular, LABEL_SIZE)
-    c.drawString(left, bottom + 1, caption.lines[0])
+    _draw_block(c, caption, left, bottom + 1 + LABEL_SIZE, LABEL_COLOUR)
     text = c.beginText(left + caption_w + gap, bottom)
-    text.setFont(bold, SHORT_CODE_SIZE)
     text.setCharSpace(SHORT_CODE_SPACING)
     text.setFillColor(TEXT_COLOUR)
-    text.textOut(code)
+    for font, run in bold.runs(code):
+        text.setFont(font, SHORT_CODE_SIZE)
+        text.textOut(run)
     c.drawText(text)
     return bottom + SHORT_CODE_SIZE
 

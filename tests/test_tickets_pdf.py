@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
+import functools
+import unicodedata
 
+import arabic_reshaper
 import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
 import pytest
 import segno
 import zxingcpp
+from bidi.algorithm import get_display
+from hypothesis import given, settings, strategies as st
 from PIL.Image import Image
+from reportlab.pdfbase.ttfonts import TTFont
 
-from portal.tickets_pdf import PrintableTicket, render_tickets_pdf
+from portal.tickets_pdf import FONT_DIR, FONT_FILES, PrintableTicket, render_tickets_pdf
 
 DPI = 200
 MM = 72 / 25.4  # points per millimetre
@@ -74,6 +82,61 @@ def assert_no_text_over(page: pdfium.PdfPage, box: tuple[float, float, float, fl
         assert not overlaps, f"character {index} overlaps the QR code"
 
 
+@dataclasses.dataclass(frozen=True)
+class DrawnChar:
+    char: str  # as pdfium reads it: an Arabic joined form comes back as its plain letter
+    font: pdfium.PdfFont  # the embedded (subset) font it is drawn in
+    x: float  # its origin on the page, in points
+    y: float
+
+
+def drawn_chars(page: pdfium.PdfPage) -> list[DrawnChar]:
+    """Every character drawn on the page (not the line breaks pdfium adds), in pdfium's reading order."""
+    textpage = page.get_textpage()
+    chars = []
+    for index in range(textpage.count_chars()):
+        if pdfium_c.FPDFText_IsGenerated(textpage.raw, index):
+            continue
+        x, y = ctypes.c_double(), ctypes.c_double()
+        pdfium_c.FPDFText_GetCharOrigin(textpage.raw, index, ctypes.byref(x), ctypes.byref(y))
+        chars.append(DrawnChar(chr(pdfium_c.FPDFText_GetUnicode(textpage.raw, index)),
+                               textpage.get_textobj(index).get_font(), x.value, y.value))
+    return chars
+
+
+def visual_lines(page: pdfium.PdfPage) -> list[list[DrawnChar]]:
+    """The characters on each baseline from left to right: the order the eye sees them in."""
+    lines: dict[float, list[DrawnChar]] = {}
+    for drawn in drawn_chars(page):
+        lines.setdefault(round(drawn.y, 1), []).append(drawn)
+    return [sorted(line, key=lambda drawn: drawn.x) for line in lines.values()]
+
+
+@functools.cache
+def font_glyphs() -> dict[str, dict[int, int]]:
+    """Each shipped font's character-to-glyph map, by the PostScript name the PDF calls it."""
+    faces = (TTFont(name, str(FONT_DIR / file)).face for name, file in FONT_FILES.items())
+    return {face.name.decode(): face.charToGlyph for face in faces}
+
+
+def assert_every_character_has_a_glyph(page: pdfium.PdfPage) -> None:
+    """No missing-glyph boxes: each character is drawn in a font that has a glyph for it.
+
+    A font without the glyph draws its .notdef box (which reportlab's text layer calls U+0000),
+    so every character read back is looked up in the font file it is drawn in.
+    """
+    for drawn in drawn_chars(page):
+        glyphs = font_glyphs()[drawn.font.get_base_name()]
+        assert glyphs.get(ord(drawn.char), 0) != 0, (
+            f"{drawn.char!r} (U+{ord(drawn.char):04X}) is drawn in {drawn.font.get_base_name()}, which has no glyph for it"
+        )
+
+
+def embeds_glyph(font: pdfium.PdfFont, char: str) -> bool:
+    """Whether the embedded subset font has a glyph that the PDF maps to char."""
+    return bool(pdfium_c.FPDFFont_GetGlyphPath(font.raw, ord(char), 10))
+
+
 def test_two_tickets_have_one_page_each_with_all_fields(two_tickets: list[PrintableTicket]) -> None:
     pdf = pdfium.PdfDocument(render_tickets_pdf(two_tickets))
 
@@ -106,8 +169,9 @@ def test_each_page_has_one_qr_code_with_that_tickets_barcode(two_tickets: list[P
     [
         " ".join(["Maximiliana-Eleonora"] * 15)[:300],  # wraps at spaces
         "X" * 300,  # no break opportunity at all
+        "山田太郎" * 25 + " " + " ".join(["Łukasz 李 Олена Ἀθηνᾶ 김민준"] * 10)[:199],  # mixed scripts
     ],
-    ids=["words", "one-word"],
+    ids=["words", "one-word", "mixed-scripts"],
 )
 def test_very_long_holder_name_wraps_without_covering_the_qr(holder_name: str) -> None:
     assert len(holder_name) == 300
@@ -145,12 +209,100 @@ def test_long_values_everywhere_keep_the_qr_scannable() -> None:
     assert_no_text_over(page, qr_box_points(page, result))
 
 
-@pytest.mark.parametrize("holder_name", ["Олена Ковальчук", "Ἀθηνᾶ Παπαδοπούλου", "Zoë Ñúñez"])
-def test_non_latin_names_extract_exactly(holder_name: str) -> None:
-    """Helvetica cannot encode these; correct extraction shows the embedded TrueType font is used."""
-    page = pdfium.PdfDocument(render_tickets_pdf([make_ticket(holder_name=holder_name)]))[0]
+# Every text on the ticket, in each script: names, and what the organizer typed for the event.
+SCRIPTS: dict[str, dict[str, str]] = {
+    "latin": dict(holder_name="Zoë Ñúñez-Łukasiewicz", event_name="Été indien à Kraków",
+                  venue="Sala Koncertowa, Kraków", ticket_type="Parter, miejsca stojące", order_number="ZAM-1"),
+    "greek": dict(holder_name="Ἀθηνᾶ Παπαδοπούλου", event_name="Συναυλία καλοκαιρινής νύχτας",
+                  venue="Ηρώδειο, Αθήνα", ticket_type="Όρθιοι", order_number="ΠΑΡ-1"),
+    "cyrillic": dict(holder_name="Олена Ковальчук", event_name="Концерт літньої ночі",
+                     venue="Палац «Україна», Київ", ticket_type="Партер", order_number="ЗАМ-1"),
+    "chinese": dict(holder_name="王秀英", event_name="夏夜音乐会", venue="国家大剧院，北京",
+                    ticket_type="一等座", order_number="订单-1"),
+    "japanese": dict(holder_name="山田 太郎", event_name="サマーナイト・コンサート", venue="東京ドーム",
+                     ticket_type="アリーナ席", order_number="注文-1"),
+    "korean": dict(holder_name="김민준", event_name="여름밤 콘서트", venue="올림픽공원, 서울",
+                   ticket_type="스탠딩석", order_number="주문-1"),
+    "arabic": dict(holder_name="محمد عبد الرحمن", event_name="حفل ليلة الصيف", venue="مسرح مدينة القاهرة",
+                   ticket_type="قاعة رئيسية", order_number="طلب-1"),
+    "hebrew": dict(holder_name="שרה כהן", event_name="קונצרט ליל קיץ", venue="היכל התרבות, תל אביב",
+                   ticket_type="יציע", order_number="הזמנה-1"),
+}
+LEFT_TO_RIGHT = ["latin", "greek", "cyrillic", "chinese", "japanese", "korean"]
+RIGHT_TO_LEFT = ["arabic", "hebrew"]
 
-    assert holder_name in page_text(page)
+
+def script_page(script: str) -> pdfium.PdfPage:
+    return pdfium.PdfDocument(render_tickets_pdf([make_ticket(**SCRIPTS[script])]))[0]
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_every_script_is_drawn_with_real_glyphs_and_the_qr_still_scans(script: str) -> None:
+    page = script_page(script)
+
+    assert_every_character_has_a_glyph(page)
+    result = decode_qr(page)
+    assert result.text == make_ticket().barcode
+    assert_no_text_over(page, qr_box_points(page, result))
+
+
+@pytest.mark.parametrize("script", LEFT_TO_RIGHT)
+def test_every_field_reads_back_exactly(script: str) -> None:
+    text = page_text(script_page(script))
+
+    for value in SCRIPTS[script].values():
+        assert value in text
+
+
+@pytest.mark.parametrize("script", RIGHT_TO_LEFT)
+def test_right_to_left_text_is_joined_and_drawn_right_to_left(script: str) -> None:
+    """Arabic letters are drawn in their joined forms, and right-to-left text in visual order.
+
+    pdfium reads a joined form back as its plain letter, so each glyph is checked in the
+    embedded font: the joined form is there and the plain letter is not.
+    """
+    lines = [(line, "".join(unicodedata.normalize("NFKC", drawn.char) for drawn in line))
+             for line in visual_lines(script_page(script))]
+
+    for value in SCRIPTS[script].values():
+        glyphs = get_display(arabic_reshaper.reshape(value))  # left to right, as they should be drawn
+        seen = unicodedata.normalize("NFKC", glyphs)
+        assert len(seen) == len(glyphs)  # no ligature here: one glyph, one letter
+        line = next((line[text.index(seen):] for line, text in lines if seen in text), None)
+        assert line is not None, f"{value!r} is not drawn right to left as {glyphs!r}"
+        for drawn, glyph in zip(line, glyphs):
+            if glyph == " ":
+                continue  # no outline to find
+            assert embeds_glyph(drawn.font, glyph)
+            plain = unicodedata.normalize("NFKC", glyph)
+            if plain != glyph:
+                assert not embeds_glyph(drawn.font, plain), f"{plain!r} is drawn unjoined"
+
+
+def test_an_emoji_is_left_out_rather_than_drawn_as_a_box() -> None:
+    page = pdfium.PdfDocument(render_tickets_pdf([make_ticket(holder_name="Anna 🎉 Smith 😀")]))[0]
+
+    assert "Name\r\nAnna Smith\r\n" in page.get_textpage().get_text_range()
+    assert_every_character_has_a_glyph(page)
+
+
+@settings(max_examples=40, deadline=None)
+@given(value=st.text(max_size=60))
+def test_any_text_in_any_field_prints_without_a_box(value: str) -> None:
+    """Every code point but surrogates: control and format characters, unassigned ones, isolates."""
+    ticket = make_ticket(event_name=value, venue=value, ticket_type=value, order_number=value, holder_name=value)
+    page = pdfium.PdfDocument(render_tickets_pdf([ticket]))[0]
+
+    assert_every_character_has_a_glyph(page)
+
+
+def test_non_latin_names_use_the_embedded_fonts_not_helvetica() -> None:
+    """Helvetica cannot encode these; correct extraction shows the embedded TrueType fonts are used."""
+    page = pdfium.PdfDocument(render_tickets_pdf([make_ticket(holder_name="Олена 太郎 Zoë")]))[0]
+
+    assert "Олена 太郎 Zoë" in page_text(page)
+    assert {drawn.font.get_base_name() for drawn in drawn_chars(page)} == {
+        "DejaVuSans", "DejaVuSans-Bold", "DroidSansFallback"}
 
 
 def test_labels_can_be_translated_partially() -> None:
