@@ -5,6 +5,7 @@ from portal.models.orders import Order, OrderEvent, OrderStatus
 from portal.models.outbox import MessageStatus, OutgoingMessage
 from portal.models.shops import Shop
 from portal.models.tickets import Ticket, TicketStatus
+from portal.models.timed_mail import TimedMail
 
 __all__ = [
     "BackofficeUser",
@@ -17,4 +18,5 @@ __all__ = [
     "Shop",
     "Ticket",
     "TicketStatus",
+    "TimedMail",
 ]

@@ -69,6 +69,8 @@ class Ticket(db.Model):
     personalised_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     #: booker, recipient or organizer.
     personalised_by: Mapped[str | None] = mapped_column(String(20))
+    #: When the booker was told that the recipient filled this ticket in (the gathered mail); None: not yet.
+    booker_told_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     order: Mapped[Order] = relationship(back_populates="tickets")
 
