@@ -9,7 +9,7 @@ racing for one ticket cannot both win, whatever the database.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import joinedload, selectinload
@@ -19,6 +19,7 @@ from portal.errors import (
     LinkInvalid,
     LinkRevoked,
     OrderCancelled,
+    PersonalisationClosed,
     PersonalisationNotRequired,
     PortalError,
     TicketAlreadyPersonalised,
@@ -126,6 +127,15 @@ def _require_personalisation(order: Order) -> None:
         raise PersonalisationNotRequired()
 
 
+def check_open(order: Order, ticket: Ticket | None = None, *, now: datetime | None = None) -> None:
+    """Refuse once the order's personalisation deadline has passed (the organizer can still edit and reopen).
+
+    `ticket` is the one a recipient's page is about: the refusal's page shows that ticket only.
+    """
+    if order.personalisation_closed(now or utcnow()):
+        raise PersonalisationClosed(order, ticket)
+
+
 def queue_ticket_ready(ticket: Ticket) -> None:
     """Tell the holder their ticket is ready (with the link to download it, where allowed), in their language."""
     outbox.queue(
@@ -144,6 +154,7 @@ def _booker_update(order: Order, ticket: Ticket, *conditions: ColumnElement[bool
     It always issues a new share version, so any earlier share link stops working.
     """
     _require_personalisation(order)
+    check_open(order)
     _update_ticket(
         ticket,
         Ticket.status.in_([TicketStatus.OPEN, TicketStatus.SHARED]),
@@ -258,6 +269,7 @@ def submit_holder_details(ticket: Ticket, details: HolderDetails, *, language: s
 
     `language` is the page's: the holder's emails and ticket are written in it.
     """
+    check_open(ticket.order, ticket)
     _update_ticket(
         ticket,
         Ticket.status == TicketStatus.SHARED,
