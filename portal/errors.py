@@ -64,6 +64,12 @@ class PersonalisationClosed(PortalError):
         self.ticket = ticket
 
 
+class OwnDeadlineNeeded(PortalError):
+    message = _l(
+        "This order's personalisation deadline has passed: give it a deadline of its own, in the future, to reopen it."
+    )
+
+
 class PersonalisationNotRequired(PortalError):
     message = _l("Tickets of this event need no personal details.")
 

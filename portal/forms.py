@@ -7,10 +7,12 @@ whose refusal shows next to the field.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, EmailField, Field, StringField, TelField
+from wtforms import DateField, DateTimeLocalField, EmailField, Field, StringField, TelField
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from portal import validation
@@ -80,6 +82,22 @@ def phone_field(label: str = _l("Phone")) -> TelField:
         validators=[Length(max=40)],
         render_kw={"autocomplete": "tel", "maxlength": 40},
     )
+
+
+class EventTimeField(DateTimeLocalField):
+    """A date and time as the organizer reads and types it: in the event's time zone (a datetime-local input).
+
+    The form shows a moment with show() and reads it back, in UTC, with moment().
+    """
+
+    def __init__(self, label: str, **kwargs) -> None:
+        super().__init__(label, format="%Y-%m-%dT%H:%M", **kwargs)
+
+    def show(self, moment: datetime | None, zone: str) -> None:
+        self.data = moment.astimezone(ZoneInfo(zone)).replace(tzinfo=None) if moment else None
+
+    def moment(self, zone: str) -> datetime | None:
+        return self.data.replace(tzinfo=ZoneInfo(zone)).astimezone(UTC) if self.data else None
 
 
 class HolderForm(FlaskForm):
