@@ -82,12 +82,13 @@ def _queue_once(kind: str, subject_id: int, round_: int, point: int, now: dateti
     one's transaction, then adds nothing.
     """
     dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
-    result = db.session.execute(
+    added = db.session.scalar(
         dialect.insert(TimedMail)
         .values(kind=kind, subject_id=subject_id, round=round_, point=point, queued_at=now)
         .on_conflict_do_nothing(index_elements=["kind", "subject_id", "round", "point"])
+        .returning(TimedMail.id)
     )
-    return result.rowcount == 1
+    return added is not None
 
 
 def _not_queued(kind: str, subject_id: ColumnElement[int], round_: ColumnElement[int], point: int) -> ColumnElement[bool]:
