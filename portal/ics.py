@@ -6,11 +6,11 @@ person it is for (their overview or their ticket), which they hold already.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask_babel import force_locale, gettext
-from icalendar import Calendar, Event
+from icalendar import Calendar, Event, Timezone
 
 from portal.models import Shop
 from portal.models._time import utcnow
@@ -40,7 +40,18 @@ def event_ics(shop: Shop, *, own_page_url: str, language: str, now: datetime | N
     calendar.add("prodid", PRODUCT)
     calendar.add("version", "2.0")
     calendar.add("method", "PUBLISH")
+    calendar.add_component(_zone_around(shop, zone))
     calendar.add_component(event)
-    # The VTIMEZONE of the event's zone, so that every calendar reads the times as that zone's.
-    calendar.add_missing_timezones()
     return calendar.to_ical()
+
+
+def _zone_around(shop: Shop, zone: ZoneInfo) -> Timezone:
+    """The VTIMEZONE of the event's zone for the days around the event: every calendar reads its times as that zone's.
+
+    Only those days: a zone's whole history is written as long RDATE lists, which some readers (dateutil's,
+    behind vobject) misread, putting a summer event an hour off.
+    """
+    starts, ends = shop.event_starts_at.astimezone(zone), shop.event_ends_at.astimezone(zone)
+    return Timezone.from_tzid(
+        shop.timezone, first_date=starts.date() - timedelta(days=1), last_date=ends.date() + timedelta(days=2)
+    )
