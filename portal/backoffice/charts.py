@@ -39,9 +39,8 @@ class Chart:
 
 def progress_chart(progress: Progress, *, end: date, today: date) -> Chart:
     """Personalised tickets from the first order's day to `end` (the deadline's, or the event's), drawn up to today."""
-    start = min(progress.first_day or today, today, end)
-    last = min(today, end)
-    days = progress.cumulative(last) if progress.first_day else []
+    days = progress.cumulative(min(today, end))
+    start = days[0][0] if days else min(today, end)
     span = (end - start).days + 1
     plot_width, plot_height = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     total = max(progress.total, 1)
@@ -70,5 +69,5 @@ def progress_chart(progress: Progress, *, end: date, today: date) -> Chart:
         today_x=x(today) if start <= today <= end else None,
         start=start,
         end=end,
-        days=[(day, count) for day, count in days if day >= (progress.first_day or start)],
+        days=days,
     )
