@@ -338,3 +338,39 @@ def test_runs_at_once_on_several_machines_never_queue_a_mail_twice(app, booking,
         )
         assert len(queued) == 21 and set(queued.values()) == {1}
         assert db.session.scalar(select(func.count()).select_from(TimedMail)) == 21
+
+
+def test_the_outbox_worker_sends_due_reminders_itself_so_no_cron_is_needed(app, make_order, smtp, deliver):
+    import signal
+    import time
+
+    soon = datetime.now(UTC) + timedelta(hours=12)
+    order_id = make_order(tickets=1, personalisation_deadline=soon)
+    with app.app_context():
+        # The order arrived three days ago: the 1-day point (12 hours ago) passed after it.
+        db.session.get(Order, order_id).personalisation_opened_at = datetime.now(UTC) - 3 * DAY
+        db.session.commit()
+    env = {
+        **os.environ,
+        "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+        "SECRET_KEY": app.config["SECRET_KEY"],
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": str(smtp.port),
+        "REMINDERS_INTERVAL_SECONDS": "1",
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "outbox", "worker", "--interval", "0.2"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while len(smtp.messages) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(3)  # a few more rounds of the worker: nothing more is due
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        output, errors = worker.communicate(timeout=30)
+    assert worker.returncode == 0, errors
+    subjects = sorted(message["Subject"].strip() for message in smtp.take("booker@example.com"))
+    assert subjects == ["Reminder: fill in the names on your tickets for Harbour Jazz Nights", "Your tickets for Harbour Jazz Nights"]
+    assert "booker reminders: 1" in output
