@@ -11,8 +11,8 @@ from datetime import date, timedelta
 
 from portal.services.progress import Progress
 
-WIDTH, HEIGHT = 640, 240
-LEFT, RIGHT, TOP, BOTTOM = 44, 16, 16, 32
+WIDTH, HEIGHT = 360, 200
+LEFT, RIGHT, TOP, BOTTOM = 36, 12, 22, 30
 
 
 @dataclass(frozen=True)
