@@ -286,14 +286,20 @@ def submit_holder_details(ticket: Ticket, details: HolderDetails, *, language: s
     return ticket
 
 
-def queue_overview_link(order: Order, *, kind: str = "confirmation", language: str | None = None) -> None:
-    """Email the booker the order's current personalisation link (in their language, unless given)."""
+def queue_overview_link(
+    order: Order, *, kind: str = "confirmation", language: str | None = None, **details: object
+) -> None:
+    """Email the booker the order's current personalisation link (in their language, unless given).
+
+    `details` are what else the kind of email needs (see outbox.queue).
+    """
     outbox.queue(
         kind,
         recipient=order.booker_email,
         language=language or order.booker_mail_language,
         order=order,
         version=order.personalisation_version,
+        **details,
     )
 
 

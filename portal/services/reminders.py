@@ -25,7 +25,7 @@ from sqlalchemy.orm import contains_eager
 from portal.extensions import db
 from portal.models import Order, OrderStatus, Shop, Ticket, TicketStatus, TimedMail
 from portal.services import history, outbox
-from portal.services.personalisation import EMAIL
+from portal.services.personalisation import EMAIL, queue_overview_link
 
 BOOKER_REMINDER = "booker_reminder"
 RECIPIENT_REMINDER = "recipient_reminder"
@@ -176,13 +176,7 @@ def _remind_bookers(
     for order in orders:
         if not _queue_once(BOOKER_REMINDER, order.id, order.personalisation_version, days, now):
             continue
-        outbox.queue(
-            BOOKER_REMINDER,
-            recipient=order.booker_email,
-            language=order.booker_mail_language,
-            order=order,
-            version=order.personalisation_version,
-        )
+        queue_overview_link(order, kind=BOOKER_REMINDER)
         history.record(order, history.BOOKER_REMINDED, actor=history.SYSTEM, days=days, before=closing.before)
         report.booker_reminders += 1
 
@@ -191,36 +185,49 @@ def _remind_recipients(
     shop: Shop, closing: _Closing, days: int, point_at: datetime, now: datetime, report: Report
 ) -> None:
     """Recipients of tickets shared by email (their address is known) before the point and not yet filled in."""
-    tickets = db.session.scalars(
-        select(Ticket)
-        .join(Ticket.order)
-        .options(contains_eager(Ticket.order))
-        .where(
-            Order.shop_id == shop.id,
-            Order.status == OrderStatus.COMPLETED,
-            closing.orders,
-            Ticket.status == TicketStatus.SHARED,
-            Ticket.shared_via == EMAIL,
-            Ticket.shared_at < point_at,
-            _not_queued(RECIPIENT_REMINDER, Ticket.id, Ticket.share_version, days),
-        )
-        .order_by(Ticket.id)
-    ).all()
+    tickets = _tickets_of(
+        shop,
+        closing.orders,
+        Ticket.status == TicketStatus.SHARED,
+        Ticket.shared_via == EMAIL,
+        Ticket.shared_at < point_at,
+        _not_queued(RECIPIENT_REMINDER, Ticket.id, Ticket.share_version, days),
+    )
     for ticket in tickets:
-        if not _queue_once(RECIPIENT_REMINDER, ticket.id, ticket.share_version, days, now):
-            continue
-        outbox.queue(
-            RECIPIENT_REMINDER,
-            recipient=ticket.shared_with_email,
-            language=ticket.holder_mail_language,
-            order=ticket.order,
-            ticket=ticket,
-            share_version=ticket.share_version,
+        if _queue_once_for_ticket(RECIPIENT_REMINDER, ticket, days, now, recipient=ticket.shared_with_email):
+            history.record(
+                ticket.order, history.RECIPIENT_REMINDED, actor=history.SYSTEM, ticket=ticket, days=days, before=closing.before
+            )
+            report.recipient_reminders += 1
+
+
+def _tickets_of(shop: Shop, *conditions: ColumnElement[bool]) -> list[Ticket]:
+    """The tickets (with their orders) of the shop's completed orders that meet the conditions."""
+    return list(
+        db.session.scalars(
+            select(Ticket)
+            .join(Ticket.order)
+            .options(contains_eager(Ticket.order))
+            .where(Order.shop_id == shop.id, Order.status == OrderStatus.COMPLETED, *conditions)
+            .order_by(Ticket.id)
         )
-        history.record(
-            ticket.order, history.RECIPIENT_REMINDED, actor=history.SYSTEM, ticket=ticket, days=days, before=closing.before
-        )
-        report.recipient_reminders += 1
+    )
+
+
+def _queue_once_for_ticket(kind: str, ticket: Ticket, point: int, now: datetime, *, recipient: str, **options) -> bool:
+    """Queue a ticket's time-based mail to the person it is for (its share version is theirs), unless it was already."""
+    if not _queue_once(kind, ticket.id, ticket.share_version, point, now):
+        return False
+    outbox.queue(
+        kind,
+        recipient=recipient,
+        language=ticket.holder_mail_language,
+        order=ticket.order,
+        ticket=ticket,
+        share_version=ticket.share_version,
+        **options,
+    )
+    return True
 
 
 # --- The day before ----------------------------------------------------------------
@@ -237,33 +244,17 @@ def _day_before(shop: Shop, now: datetime, report: Report) -> None:
     """Each holder of a personalised ticket: the event's time and place, their ticket and a calendar file."""
     if not day_before_from(shop) <= now < shop.event_starts_at:
         return
-    tickets = db.session.scalars(
-        select(Ticket)
-        .join(Ticket.order)
-        .options(contains_eager(Ticket.order))
-        .where(
-            Order.shop_id == shop.id,
-            Order.status == OrderStatus.COMPLETED,
-            Ticket.status == TicketStatus.PERSONALISED,
-            Ticket.holder_email.is_not(None),
-            # The share version changes with the holder: a new holder gets the mail too.
-            _not_queued(DAY_BEFORE, Ticket.id, Ticket.share_version, 0),
-        )
-        .order_by(Ticket.id)
-    ).all()
+    tickets = _tickets_of(
+        shop,
+        Ticket.status == TicketStatus.PERSONALISED,
+        Ticket.holder_email.is_not(None),
+        # The share version changes with the holder: a new holder gets the mail too.
+        _not_queued(DAY_BEFORE, Ticket.id, Ticket.share_version, 0),
+    )
     for ticket in tickets:
-        if not _queue_once(DAY_BEFORE, ticket.id, ticket.share_version, 0, now):
-            continue
-        outbox.queue(
-            DAY_BEFORE,
-            recipient=ticket.holder_email,
-            language=ticket.holder_mail_language,
-            order=ticket.order,
-            ticket=ticket,
-            attach=[ticket] if shop.download_enabled else [],
-            share_version=ticket.share_version,
-        )
-        report.day_before += 1
+        attach = [ticket] if shop.download_enabled else []
+        if _queue_once_for_ticket(DAY_BEFORE, ticket, 0, now, recipient=ticket.holder_email, attach=attach):
+            report.day_before += 1
 
 
 # --- The booker kept informed ------------------------------------------------------------
@@ -306,14 +297,6 @@ def _digests(now: datetime, report: Report) -> None:
             .returning(Ticket.id)
             .execution_options(synchronize_session=False)
         ).all()
-        order = db.session.get_one(Order, order_id)
-        outbox.queue(
-            BOOKER_DIGEST,
-            recipient=order.booker_email,
-            language=order.booker_mail_language,
-            order=order,
-            version=order.personalisation_version,
-            ticket_ids=sorted(told),
-        )
+        queue_overview_link(db.session.get_one(Order, order_id), kind=BOOKER_DIGEST, ticket_ids=sorted(told))
         report.digests += 1
     db.session.commit()
