@@ -117,7 +117,9 @@ def test_reopening_after_the_deadline_gives_the_order_its_own_deadline_48_hours_
     assert response.status_code == 302
     deliver()
     smtp.take_one("ada@example.com")
-    assert any("the order's own deadline:" in entry for entry in timeline(page(staff, order_path(order_id))))
+    order_page = page(staff, order_path(order_id))
+    assert any("the order's own deadline:" in entry for entry in timeline(order_page))
+    assert f"Deadline: {own:%A} {own.day} {own:%B} {own.year}, 12:00 (this order's own)" in text(order_page)
 
 
 def test_reopening_after_the_deadline_refuses_an_own_deadline_in_the_past(app, login, make_order, smtp, deliver):
