@@ -6,7 +6,8 @@ person it is for (their overview or their ticket), which they hold already.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from flask_babel import force_locale, gettext
@@ -52,6 +53,10 @@ def _zone_around(shop: Shop, zone: ZoneInfo) -> Timezone:
     behind vobject) misread, putting a summer event an hour off.
     """
     starts, ends = shop.event_starts_at.astimezone(zone), shop.event_ends_at.astimezone(zone)
-    return Timezone.from_tzid(
-        shop.timezone, first_date=starts.date() - timedelta(days=1), last_date=ends.date() + timedelta(days=2)
-    )
+    return _zone(shop.timezone, starts.date() - timedelta(days=1), ends.date() + timedelta(days=2))
+
+
+@lru_cache(maxsize=256)
+def _zone(tzid: str, first_date: date, last_date: date) -> Timezone:
+    # Working out a zone's transitions costs about a millisecond: more than the rest of a mail. Never changed once made.
+    return Timezone.from_tzid(tzid, first_date=first_date, last_date=last_date)

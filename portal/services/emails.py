@@ -171,7 +171,7 @@ def compose(message: OutgoingMessage) -> Message:
             "fill_in_by": _fill_in_by(message),
             **kind.context(message),
         }
-        calendar = _calendar_attachment(message, context.get(kind.calendar_link or ""))
+        calendar = _calendar_attachment(message, context[kind.calendar_link] if kind.calendar_link else None)
         context["calendar_attached"] = calendar is not None
         email = Message(
             subject=subject,
