@@ -375,3 +375,28 @@ def test_the_outbox_worker_sends_due_reminders_itself_so_no_cron_is_needed(app, 
     subjects = sorted(message["Subject"].strip() for message in smtp.take("booker@example.com"))
     assert subjects == ["Reminder: fill in the names on your tickets for Harbour Jazz Nights", "Your tickets for Harbour Jazz Nights"]
     assert "booker reminders: 1" in output
+
+
+def test_runs_started_at_the_same_instant_in_threads_queue_each_mail_once(app, booking, make_order, deadline):
+    """Four runs released by one barrier, each with its own connection: the database lets one queue each mail."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    order_id, _ = booking(tickets=1)
+    with app.app_context():
+        shop_id = db.session.get(Order, order_id).shop_id
+    for n in range(2, 31):
+        make_order(tickets=1, shop_id=shop_id, booker_email=f"booker{n}@example.com")
+    barrier = threading.Barrier(4)
+
+    def run() -> reminders.Report:
+        with app.app_context():
+            barrier.wait()
+            return reminders.send_due(deadline - DAY)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        reports = list(pool.map(lambda _: run(), range(4)))
+    assert sum(report.booker_reminders for report in reports) == 30
+    with app.app_context():
+        recipients = db.session.scalars(select(OutgoingMessage.recipient).where(OutgoingMessage.kind == "booker_reminder")).all()
+    assert len(recipients) == len(set(recipients)) == 30
