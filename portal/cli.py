@@ -1,4 +1,4 @@
-"""Command-line interface: `flask --app wsgi demo|outbox|orders|organizer …` (db comes from Flask-Migrate)."""
+"""Command-line interface: `flask --app wsgi demo|outbox|reminders|orders|organizer …` (db comes from Flask-Migrate)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from portal import links, worker
 from portal.errors import BackofficeUserExists, PasswordTooShort
 from portal.extensions import db
 from portal.models import BackofficeUser, Order, Organizer, Role, Shop
-from portal.services import barcodes, organizers, outbox
+from portal.services import barcodes, organizers, outbox, reminders
 from portal.services.imports import ImportFailed, import_orders
 from portal.services.orders import Booker, OrderLine, create_order
 
@@ -31,6 +31,7 @@ NAME_MAX = 100
 def register_commands(app: Flask) -> None:
     app.cli.add_command(demo_command)
     app.cli.add_command(outbox_group)
+    app.cli.add_command(reminders_group)
     app.cli.add_command(orders_group)
     app.cli.add_command(organizer_group)
     app.cli.add_command(privacy_group)
@@ -79,14 +80,30 @@ def _nth_address(email: str, n: int) -> str:
     "--orders", default=1, show_default=True, type=click.IntRange(1, 10_000),
     help="Orders of the shop, each for its own booker (booker2@…, booker3@… after the first).",
 )
+@click.option(
+    "--event-in-days", default=60, show_default=True, type=click.IntRange(0, 3650), metavar="N",
+    help="The event starts at 20:00 (Amsterdam) this many days from today.",
+)
+@click.option(
+    "--deadline-hours-before", type=click.IntRange(0, 24 * 3650), metavar="H",
+    help="A personalisation deadline this many hours before the event starts (default: none).",
+)
 @with_appcontext
 def demo_command(
-    as_json: bool, tickets: int, email: str, no_download: bool, no_personalisation: bool, orders: int
+    as_json: bool,
+    tickets: int,
+    email: str,
+    no_download: bool,
+    no_personalisation: bool,
+    orders: int,
+    event_in_days: int,
+    deadline_hours_before: int | None,
 ) -> None:
     """Create a demo organizer, shop and completed order(s), and queue the bookers' emails."""
     organizer, password = _demo_organizer()
     zone = ZoneInfo("Europe/Amsterdam")
-    starts = (datetime.now(zone) + timedelta(days=60)).replace(hour=20, minute=0, second=0, microsecond=0)
+    starts = (datetime.now(zone) + timedelta(days=event_in_days)).replace(hour=20, minute=0, second=0, microsecond=0)
+    deadline = None if deadline_hours_before is None else starts - timedelta(hours=deadline_hours_before)
     shop = Shop(
         organizer=organizer,
         event_name="Summer Lights Festival",
@@ -100,6 +117,7 @@ def demo_command(
         personalisation_required=not no_personalisation,
         consumer_desk_whatsapp="+31201234567",
         support_contact="Support desk: support@demo.example, +31 20 123 4567",
+        personalisation_deadline=deadline.astimezone(UTC) if deadline else None,
     )
     db.session.add(shop)
     created = [
@@ -123,12 +141,15 @@ def demo_command(
         "organizer_name": organizer.name,
         "organizer_email": DEMO_ORGANIZER_EMAIL,
         "organizer_password": password,
+        "event_starts_at": shop.event_starts_at.isoformat(),
+        "personalisation_deadline": shop.personalisation_deadline.isoformat() if deadline else None,
     }
     if as_json:
         click.echo(json.dumps(result))
         return
     click.echo(f"Demo order {order.number} with {tickets} tickets for {email}.")
     click.echo(f"  Booker's overview: {result['overview_url']}")
+    click.echo(f"  Event: {starts:%A %d %B %Y, %H:%M} (Amsterdam)" + (f"; fill in by {deadline:%A %d %B, %H:%M}" if deadline else ""))
     if orders > 1:
         click.echo(f"  and {orders - 1} more orders of the same shop, for {_nth_address(email, 2)} and on.")
     click.echo(f"  Backoffice login:  {DEMO_ORGANIZER_EMAIL} / {password}")
@@ -194,6 +215,33 @@ def outbox_status(as_json: bool, max_age: int | None) -> None:
     if max_age is not None and waited is not None and waited > max_age:
         click.echo(f"the oldest message still to send has waited {waited:,.0f} s, more than {max_age:,} s", err=True)
         raise SystemExit(1)
+
+
+@click.group("reminders", cls=AppGroup)
+def reminders_group() -> None:
+    """Time-based emails: reminders, the booker's gathered news, the day-before mail."""
+
+
+def _moment(context: click.Context, parameter: click.Parameter, value: str | None) -> datetime | None:
+    """--now as ISO 8601; without an offset it is UTC."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as error:
+        raise click.BadParameter(f"not an ISO 8601 date and time: {value!r} (e.g. 2027-02-01T12:00)") from error
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+@reminders_group.command("send")
+@click.option(
+    "--now", callback=_moment, metavar="ISO-8601",
+    help="Queue what is due at this moment instead of now (e.g. 2027-02-01T12:00, UTC without an offset).",
+)
+def reminders_send(now: datetime | None) -> None:
+    """Queue every time-based email that is due, through the outbox; safe to run often and on several machines at once."""
+    report = reminders.send_due(now or datetime.now(UTC))
+    click.echo(str(report))
 
 
 @click.group("organizer", cls=AppGroup)

@@ -63,6 +63,8 @@ class Config:
     #: Seconds a sender holds the messages it claimed; if it dies, they are sent again after this.
     #: Keep it longer than a batch takes to send.
     OUTBOX_CLAIM_LEASE_SECONDS = int(os.environ.get("OUTBOX_CLAIM_LEASE_SECONDS", "300"))
+    #: Seconds between the outbox worker's runs of the time-based mail (what `flask reminders send` does).
+    REMINDERS_INTERVAL_SECONDS = int(os.environ.get("REMINDERS_INTERVAL_SECONDS", "300"))
 
     #: Absolute base of every link in an email, e.g. https://tickets.example.com
     PORTAL_BASE_URL = os.environ.get("PORTAL_BASE_URL", "http://127.0.0.1:5000")

@@ -74,6 +74,25 @@ class TicketChangedMeanwhile(PortalError):
     )
 
 
+class PersonalisationClosed(PortalError):
+    """The personalisation deadline has passed: consumers can no longer claim, share or fill in tickets."""
+
+    status_code = 403
+    message = _l("Personalisation has closed: tickets can no longer be claimed, shared or filled in.")
+
+    def __init__(self, order: object = None, ticket: object = None) -> None:
+        super().__init__()
+        #: The order (and, on a recipient's page, the ticket) whose page explains the closing.
+        self.order = order
+        self.ticket = ticket
+
+
+class OwnDeadlineNeeded(PortalError):
+    message = _l(
+        "This order's personalisation deadline has passed: give it a deadline of its own, in the future, to reopen it."
+    )
+
+
 class PersonalisationNotRequired(PortalError):
     message = _l("Tickets of this event need no personal details.")
 

@@ -7,11 +7,12 @@ whose refusal shows next to the field.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, EmailField, Field, StringField, TelField
+from wtforms import DateField, DateTimeLocalField, EmailField, Field, StringField, TelField
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from portal import validation
@@ -96,6 +97,20 @@ HOLDER_FIELDS = {
     "phone": _l("Phone"),
     "date_of_birth": _l("Date of birth"),
 }
+class EventTimeField(DateTimeLocalField):
+    """A date and time as the organizer reads and types it: in the event's time zone (a datetime-local input).
+
+    The form shows a moment with show() and reads it back, in UTC, with moment().
+    """
+
+    def __init__(self, label: str, **kwargs) -> None:
+        super().__init__(label, format="%Y-%m-%dT%H:%M", **kwargs)
+
+    def show(self, moment: datetime | None, zone: str) -> None:
+        self.data = moment.astimezone(ZoneInfo(zone)).replace(tzinfo=None) if moment else None
+
+    def moment(self, zone: str) -> datetime | None:
+        return self.data.replace(tzinfo=ZoneInfo(zone)).astimezone(UTC) if self.data else None
 
 
 class HolderForm(FlaskForm):

@@ -18,7 +18,8 @@ import click
 from flask import current_app
 
 from portal.extensions import db
-from portal.services import outbox, personalisation
+from portal.models._time import utcnow
+from portal.services import outbox, personalisation, reminders
 
 
 @dataclass(frozen=True)
@@ -45,10 +46,35 @@ def _deliver_mail(stopping: Callable[[], bool]) -> bool:
     return last_id is not None and not report.failed
 
 
+class Every:
+    """Work done at most once per a number of seconds read from the config (the first time at once)."""
+
+    def __init__(self, setting: str, work: Callable[[Callable[[], bool]], bool]) -> None:
+        self.setting, self.work = setting, work
+        self.last: float | None = None
+
+    def __call__(self, stopping: Callable[[], bool]) -> bool:
+        started = time.monotonic()
+        if self.last is not None and started - self.last < current_app.config[self.setting]:
+            return False
+        self.last = started
+        return self.work(stopping)
+
+
+def _send_timed_mail(stopping: Callable[[], bool]) -> bool:
+    """What `flask reminders send` does; True when it queued mail, for the mail job to deliver at once."""
+    report = reminders.send_due(utcnow())
+    if report != reminders.Report():
+        click.echo(str(report))
+        return True
+    return False
+
+
 #: The worker's jobs, in the order they get their turn.
 JOBS: list[Job] = [
     Job("link requests", personalisation.answer_link_requests),
     Job("mail", _deliver_mail),
+    Job("reminders", Every("REMINDERS_INTERVAL_SECONDS", _send_timed_mail)),
 ]
 
 

@@ -18,7 +18,7 @@ def confirmation_fields(html: str) -> dict[str, str]:
 
     A page of another form: its CSRF token.
     """
-    match = re.search(r'<form method="post" class="bo-confirm">(.*?)</form>', html, flags=re.S)
+    match = re.search(r'<form method="post" class="bo-confirm"[^>]*>(.*?)</form>', html, flags=re.S)
     if not match:
         return {"csrf_token": csrf_token(html)}
     return dict(re.findall(r'<input[^>]* name="(\w+)" type="hidden" value="([^"]*)"', match.group(1)))

@@ -105,7 +105,8 @@ def test_resend_attaches_no_tickets_when_download_is_disabled(app, login, smtp, 
     deliver()
     original, resent = smtp.take("sam@example.com")
     assert pdf_attachments(original) == pdf_attachments(resent) == []
-    assert "attached" not in resent.get_body(("plain",)).get_content()
+    # (Only the calendar file is attached, and said to be.)
+    assert "tickets are attached" not in resent.get_body(("plain",)).get_content()
 
 
 def test_open_personalisation_resets_tickets_and_revokes_every_earlier_link(app, client, login, smtp, deliver, make_order):

@@ -107,3 +107,32 @@ def test_outbox_send_reports_and_exits_zero_when_nothing_failed(runner, make_ord
     assert result.exit_code == 0
     assert "sent: 1, failed: 0" in result.output
     smtp.take_one("booker@example.com")
+
+
+def test_demo_can_put_the_event_and_its_deadline_close_by(app, runner, client, smtp, deliver):
+    from datetime import UTC, datetime, timedelta
+
+    result = runner.invoke(args=["demo", "--json", "--event-in-days", "3", "--deadline-hours-before", "48"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    starts = datetime.fromisoformat(data["event_starts_at"])
+    deadline = datetime.fromisoformat(data["personalisation_deadline"])
+    assert starts - deadline == timedelta(hours=48)
+    assert timedelta(days=2) < starts - datetime.now(UTC) < timedelta(days=4)
+    deliver()
+    assert "Fill in by" in smtp.take_one("booker@example.com").get_body(("plain",)).get_content()
+    assert "Fill in by" in client.get(path_of(data["overview_url"])).get_data(as_text=True)
+
+    # Without the flags: no deadline, the event 60 days ahead.
+    data = json.loads(runner.invoke(args=["demo", "--json"]).output)
+    assert data["personalisation_deadline"] is None
+    assert timedelta(days=59) < datetime.fromisoformat(data["event_starts_at"]) - datetime.now(UTC) < timedelta(days=61)
+    deliver()
+    smtp.take_one("booker@example.com")
+
+
+def test_demo_with_the_deadline_passed_shows_a_closed_overview(runner, client, smtp, deliver):
+    data = json.loads(runner.invoke(args=["demo", "--json", "--event-in-days", "1", "--deadline-hours-before", "48"]).output)
+    assert "Personalisation closed on" in client.get(path_of(data["overview_url"])).get_data(as_text=True)
+    deliver()
+    smtp.take_one("booker@example.com")

@@ -197,5 +197,6 @@ def test_mails_and_tickets_follow_the_language_each_person_used(app, client, mak
     deliver()
     resent = smtp.take_one("booker@example.com")
     assert resent["Subject"] == "Je tickets voor Harbour Jazz Nights"
-    [tickets] = list(resent.iter_attachments())
+    tickets, calendar = resent.iter_attachments()
     assert all("Toon deze QR-code" in page for page in pdf_text(tickets.get_content()))
+    assert "Je tickets: http://portal.test/o/" in calendar.get_content()  # the calendar file in Dutch too

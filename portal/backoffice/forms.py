@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
@@ -15,11 +17,12 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, ValidationError
+from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import HiddenInput
 
 from portal.forms import (
     ActionForm,
+    EventTimeField,
     HolderForm,
     email_field,
     multiline_text,
@@ -32,6 +35,7 @@ from portal.forms import (
 )
 from portal.i18n import LANGUAGE_NAMES
 from portal.models import BackofficeUser, Order, Shop
+from portal.models.shops import reminder_points
 from portal.validation import EMAIL_MAX
 from portal.services.orders import Booker
 from portal.services.organizers import MIN_PASSWORD_LENGTH
@@ -80,12 +84,6 @@ class PasswordForm(FlaskForm):
         validators=[DataRequired(_l("This field is required.")), EqualTo("new_password", _l("The two passwords differ."))],
         render_kw={"autocomplete": "new-password"},
     )
-
-
-class ReopenForm(FlaskForm):
-    """Open Personalisation's confirmation: it carries the personalisation version it showed, so it resets once."""
-
-    personalisation_version = IntegerField(widget=HiddenInput(), validators=[InputRequired()])
 
 
 class ContactForm(FlaskForm):
@@ -164,13 +162,44 @@ class ShopSettingsForm(FlaskForm):
         validators=[Length(max=1000), multiline_text],
         render_kw={"rows": 3, "maxlength": 1000},
     )
+    personalisation_deadline = EventTimeField(
+        _l("Personalisation deadline"),
+        validators=[Optional()],
+        description=_l(
+            "In the event's time zone. After it, consumers can no longer fill in, share or change tickets; "
+            "you still can. Leave empty to allow changes until the event."
+        ),
+    )
+    reminder_days = StringField(
+        _l("Reminders, in days before the deadline"),
+        filters=[strip_text],
+        validators=[Length(max=40)],
+        description=_l(
+            "For example 7,1: bookers and recipients with tickets still to fill in are reminded a week and a day "
+            "before the deadline (without a deadline, before the event). Leave empty for no reminders."
+        ),
+        render_kw={"maxlength": 40, "inputmode": "numeric", "autocomplete": "off"},
+    )
 
     def __init__(self, shop: Shop, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.shop = shop
+        if not self.is_submitted():
+            self.personalisation_deadline.show(shop.personalisation_deadline, shop.timezone)
 
     def validate_consumer_desk_whatsapp(self, field) -> None:
         field.data = parse_phone(field.data, self.shop.country) if field.data else None
+
+    def validate_personalisation_deadline(self, field) -> None:
+        deadline = field.moment(self.shop.timezone)
+        if deadline is not None and deadline >= self.shop.event_starts_at:
+            raise ValidationError(_l("The deadline must be before the event starts."))
+
+    def validate_reminder_days(self, field) -> None:
+        parts = [part.strip() for part in (field.data or "").split(",") if part.strip()]
+        if not all(part.isdigit() and 1 <= int(part) <= 365 for part in parts):
+            raise ValidationError(_l("Write whole days from 1 to 365, separated by commas, for example 7,1."))
+        field.data = ",".join(str(days) for days in reminder_points(",".join(parts)))
 
     def settings(self) -> ShopSettings:
         return ShopSettings(
@@ -183,7 +212,38 @@ class ShopSettingsForm(FlaskForm):
             date_of_birth_required=self.date_of_birth_required.data,
             consumer_desk_whatsapp=self.consumer_desk_whatsapp.data,
             support_contact=(self.support_contact.data or "").strip() or None,
+            personalisation_deadline=self.personalisation_deadline.moment(self.shop.timezone),
+            reminder_days=self.reminder_days.data or "",
         )
+
+
+class ReopenForm(FlaskForm):
+    """Open Personalisation's confirmation; after the deadline it asks for the order's own deadline.
+
+    It carries the personalisation version it showed, so a repeated submission resets once.
+    """
+
+    personalisation_version = IntegerField(widget=HiddenInput(), validators=[InputRequired()])
+    own_deadline = EventTimeField(_l("This order's own deadline"), validators=[InputRequired(_l("Enter a date and time."))])
+
+    def __init__(self, order: Order, *, now: datetime, needs_deadline: bool, suggested: datetime, **kwargs) -> None:
+        super().__init__(data={"personalisation_version": order.personalisation_version}, **kwargs)
+        self.order = order
+        self.now = now
+        if not needs_deadline:
+            del self.own_deadline
+        elif not self.is_submitted():
+            self.own_deadline.show(suggested, order.shop.timezone)
+
+    def validate_own_deadline(self, field) -> None:
+        deadline = field.moment(self.order.shop.timezone)
+        if deadline <= self.now:
+            raise ValidationError(_l("The deadline must be in the future."))
+        if deadline >= self.order.shop.event_starts_at:
+            raise ValidationError(_l("The deadline must be before the event starts."))
+
+    def chosen_deadline(self) -> datetime | None:
+        return self.own_deadline.moment(self.order.shop.timezone) if "own_deadline" in self else None
 
 
 class ImportForm(FlaskForm):

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask_babel import gettext, lazy_gettext as _l, ngettext
+
+from portal.formatting import event_datetime
 
 from portal.models import OrderEvent
 from portal.services import history
@@ -35,6 +39,10 @@ EMAILS = {
     "order_cancelled": _l("order cancelled"),
     "cancellation_resent": _l("order cancelled (resent)"),
     "holder_replaced": _l("notice to the previous holder"),
+    "booker_reminder": _l("reminder to the booker"),
+    "recipient_reminder": _l("reminder to the recipient"),
+    "booker_digest": _l("tickets filled in by recipients"),
+    "day_before": _l("the day before the event, with the ticket"),
 }
 
 CHANNELS = {"whatsapp": _l("WhatsApp"), "email": _l("email"), "link": _l("a link")}
@@ -49,6 +57,34 @@ def actor(event: OrderEvent) -> str:
 
 def _fields(names: list[str]) -> str:
     return ", ".join(str(FIELDS.get(name, name)) for name in names)
+
+
+def _reminder(kind: str, position: int | None, days: int, before: str | None) -> str:
+    if kind == history.BOOKER_REMINDED:
+        if before == "event":
+            return ngettext(
+                "Booker reminded to fill in the tickets, %(num)d day before the event",
+                "Booker reminded to fill in the tickets, %(num)d days before the event",
+                days,
+            )
+        return ngettext(
+            "Booker reminded to fill in the tickets, %(num)d day before the deadline",
+            "Booker reminded to fill in the tickets, %(num)d days before the deadline",
+            days,
+        )
+    if before == "event":
+        return ngettext(
+            "Recipient of ticket %(position)s reminded to fill it in, %(num)d day before the event",
+            "Recipient of ticket %(position)s reminded to fill it in, %(num)d days before the event",
+            days,
+            position=position,
+        )
+    return ngettext(
+        "Recipient of ticket %(position)s reminded to fill it in, %(num)d day before the deadline",
+        "Recipient of ticket %(position)s reminded to fill it in, %(num)d days before the deadline",
+        days,
+        position=position,
+    )
 
 
 def describe(event: OrderEvent) -> str:
@@ -99,9 +135,15 @@ def describe(event: OrderEvent) -> str:
             )
         return gettext("Order email resent to the contact address")
     if kind == history.PERSONALISATION_REOPENED:
-        return gettext(
+        sentence = gettext(
             "Personalisation reopened: all tickets reset, barcodes replaced, earlier links revoked, new link sent"
         )
+        if details.get("own_deadline"):
+            own_deadline = event_datetime(datetime.fromisoformat(details["own_deadline"]), event.order.shop)
+            sentence += "; " + gettext("the order's own deadline: %(when)s", when=own_deadline)
+        return sentence
+    if kind in (history.BOOKER_REMINDED, history.RECIPIENT_REMINDED):
+        return _reminder(kind, position, details.get("days", 0), details.get("before"))
     if kind == history.ORDER_CANCELLED:
         return gettext("Order cancelled: its tickets are no longer valid")
     if kind == history.TICKET_EDITED:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from flask import Response, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext, lazy_gettext as _l
@@ -15,13 +16,21 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import contains_eager, selectinload
 from werkzeug.exceptions import NotFound, RequestEntityTooLarge
 
-from portal.backoffice import bp, timeline
+from portal.backoffice import bp, charts, timeline
 from portal.backoffice.auth import current_user, home_page, require_login
-from portal.backoffice.forms import ActionForm, ContactForm, ImportForm, ReopenForm, ShopSettingsForm, TicketHolderForm
+from portal.backoffice.forms import (
+    ActionForm,
+    ContactForm,
+    ImportForm,
+    ReopenForm,
+    ShopSettingsForm,
+    TicketHolderForm,
+)
 from portal.errors import OrderCancelled, PortalError
 from portal.extensions import db
-from portal.models import Order, OrderEvent, OrderStatus, Shop, Ticket
-from portal.services import orders, shops
+from portal.models import Order, OrderEvent, OrderStatus, Shop, Ticket, TicketStatus
+from portal.models._time import utcnow
+from portal.services import orders, progress, shops
 from portal.headers import never_cache
 
 if TYPE_CHECKING:
@@ -140,6 +149,13 @@ def _search_condition(search: str):
 
 #: Where the orders list keeps what is searched for: in the signed session, never in an address.
 SEARCH_KEY = "orders_search"
+def _has_tickets_to_personalise():
+    """An order some of whose tickets are open, or shared and not yet filled in."""
+    return (
+        select(Ticket.id)
+        .where(Ticket.order_id == Order.id, Ticket.status.in_([TicketStatus.OPEN, TicketStatus.SHARED]))
+        .exists()
+    )
 
 
 # Endpoint "orders" (as the navigation says); the function is named apart from the services module.
@@ -149,12 +165,17 @@ def orders_list():
     so no access log, Referer or login?next= carries it; the list keeps showing it until cleared."""
     if request.method == "POST":
         session[SEARCH_KEY] = request.form.get("q", "").strip()[:200]
-        filters = {"status": request.form.get("status") or None, "shop": request.form.get("shop", type=int)}
+        filters = {
+            "status": request.form.get("status") or None,
+            "shop": request.form.get("shop", type=int),
+            "pending": request.form.get("pending") or None,
+        }
         return redirect(url_for(".orders", **filters), code=303)
     search = session.get(SEARCH_KEY, "")
     status = request.args.get("status", "")
     status = status if status in set(OrderStatus) else ""
     shop_id = request.args.get("shop", type=int)
+    pending = request.args.get("pending") == "1"
     query = _scoped_orders()
     if search:
         query = query.where(_search_condition(search))
@@ -162,6 +183,8 @@ def orders_list():
         query = query.where(Order.status == status)
     if shop_id:
         query = query.where(Order.shop_id == shop_id)
+    if pending:
+        query = query.where(Order.status == OrderStatus.COMPLETED, _has_tickets_to_personalise())
     query = query.options(contains_eager(Order.shop), selectinload(Order.tickets)).order_by(
         Order.created_at.desc(), Order.id.desc()
     )
@@ -172,6 +195,7 @@ def orders_list():
         search=search,
         status=status,
         shop_id=shop_id,
+        pending=pending,
         shops=_organizer_shops(),
         statuses=[(OrderStatus.COMPLETED, _l("Completed")), (OrderStatus.CANCELLED, _l("Cancelled"))],
     )
@@ -243,10 +267,19 @@ def resend(order_id: int):
 @bp.route("/orders/<int:order_id>/open-personalisation", methods=["GET", "POST"])
 def reopen_personalisation(order_id: int):
     order = _order_or_404(order_id)
-    form = ReopenForm(data={"personalisation_version": order.personalisation_version})
+    now = utcnow()
+    form = ReopenForm(
+        order,
+        now=now,
+        needs_deadline=orders.needs_own_deadline(order, now=now),
+        suggested=now + orders.OWN_DEADLINE_AHEAD,
+    )
     if form.validate_on_submit():
         reopened = orders.reopen_personalisation(
-            order, actor_label=current_user().email, seen_version=form.personalisation_version.data
+            order,
+            actor_label=current_user().email,
+            seen_version=form.personalisation_version.data,
+            own_deadline=form.chosen_deadline(),
         )
         db.session.commit()
         if reopened:
@@ -354,7 +387,23 @@ def shop(shop_id: int):
         db.session.commit()
         flash(gettext("The settings have been saved. The portal uses them from now on."), "success")
         return redirect(url_for(".shop", shop_id=shop.id), code=303)
-    return render_template("backoffice/shop.html", shop=shop, form=form)
+    return render_template("backoffice/shop.html", shop=shop, form=form, **_personalisation_status(shop))
+
+
+def _personalisation_status(shop: Shop) -> dict[str, object]:
+    """Where the shop's personalisation stands: figures, chart and days left (until the deadline, else the event)."""
+    if not shop.personalisation_required:
+        return {}
+    now = utcnow()
+    zone = ZoneInfo(shop.timezone)
+    closes = shop.personalisation_deadline or shop.event_starts_at
+    today, closing_day = now.astimezone(zone).date(), closes.astimezone(zone).date()
+    figures = progress.shop_progress(shop)
+    return {
+        "progress": figures,
+        "chart": charts.progress_chart(figures, end=closing_day, today=today),
+        "days_left": (closing_day - today).days if now < closes else None,
+    }
 
 
 @bp.route("/shops/<int:shop_id>/import", methods=["GET", "POST"])

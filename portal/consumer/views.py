@@ -15,14 +15,15 @@ from flask_limiter.util import get_remote_address
 from sqlalchemy import func, select
 from werkzeug.exceptions import TooManyRequests
 
-from portal import error_pages, links, tokens
+from portal import error_pages, ics, links, tokens
 from portal.consumer import bp
 from portal.consumer.forms import LostLinkForm, ShareByEmailForm, ShareForm
-from portal.errors import LinkError, PortalError, TicketAlreadyPersonalised
+from portal.errors import LinkError, PersonalisationClosed, PortalError, TicketAlreadyPersonalised
 from portal.extensions import db, limiter
 from portal.forms import HOLDER_FIELDS, ActionForm, HolderForm
 from portal.headers import never_cache
 from portal.models import Order, Shop, Ticket, TicketStatus
+from portal.models._time import utcnow
 from portal.services import downloads, history, personalisation
 
 
@@ -50,6 +51,15 @@ def _typed_details() -> list[tuple[str, str]]:
     if request.method != "POST":
         return []
     return [(str(HOLDER_FIELDS[name]), value) for name, value in request.form.items() if name in HOLDER_FIELDS and value]
+
+
+@bp.errorhandler(PersonalisationClosed)
+def _closed(error: PersonalisationClosed) -> tuple[str, int]:
+    """An action after the deadline: say that personalisation has closed, and how to reach the consumer desk."""
+    db.session.rollback()
+    token = request.view_args["token"]
+    back_url = url_for(".ticket" if error.ticket is not None else ".overview", token=token)
+    return render_template("consumer/closed.html", order=error.order, ticket=error.ticket, back_url=back_url), 403
 
 
 # --- Rate limits: enough for a person, too few for a script guessing or mail bombing ---
@@ -152,15 +162,18 @@ def whatsapp_url(text: str, number: str | None = None) -> str:
     return f"https://wa.me/{digits}?text={quote(text)}"
 
 
-def consumer_desk_url(shop: Shop, order_number: str, position: int) -> str | None:
-    """WhatsApp link to the shop's consumer desk with the order and ticket prefilled."""
+def consumer_desk_url(shop: Shop, order_number: str, position: int | None = None) -> str | None:
+    """WhatsApp link to the shop's consumer desk with the order (and ticket) prefilled."""
     if not shop.consumer_desk_whatsapp:
         return None
-    text = gettext(
-        "Hello, I would like to change the details of ticket %(position)d of order %(number)s.",
-        position=position,
-        number=order_number,
-    )
+    if position is None:
+        text = gettext("Hello, I have a question about the tickets of order %(number)s.", number=order_number)
+    else:
+        text = gettext(
+            "Hello, I would like to change the details of ticket %(position)d of order %(number)s.",
+            position=position,
+            number=order_number,
+        )
     return whatsapp_url(text, shop.consumer_desk_whatsapp)
 
 
@@ -180,13 +193,39 @@ def overview(token: str) -> str:
     order = personalisation.order_for_overview(token)
     _use_shop_language(order.shop)
     downloadable = [ticket for ticket in order.tickets if downloads.is_downloadable(ticket)]
-    return render_template("consumer/overview.html", order=order, token=token, downloadable=downloadable)
+    return render_template(
+        "consumer/overview.html",
+        order=order,
+        token=token,
+        downloadable=downloadable,
+        closed=order.personalisation_closed(utcnow()),
+    )
+
+
+@bp.get("/o/<token>/calendar.ics")
+@token_pages
+def overview_calendar(token: str) -> Response:
+    """The event as a calendar file, linking back to the booker's overview."""
+    order = personalisation.order_for_overview(token)
+    _use_shop_language(order.shop)
+    return _calendar_file(order.shop, links.external_url("consumer.overview", token=token))
+
+
+def _calendar_file(shop: Shop, own_page_url: str) -> Response:
+    """Answer with the event's .ics: opened by the phone's calendar, or downloaded."""
+    return send_file(
+        io.BytesIO(ics.event_ics(shop, own_page_url=own_page_url, language=_page_language())),
+        mimetype=ics.MIMETYPE,
+        download_name=ics.FILENAME,
+        max_age=0,
+    )
 
 
 @bp.route("/o/<token>/tickets/<int:position>/claim", methods=["GET", "POST"])
 @token_pages
 def claim(token: str, position: int):
     order, ticket = _booker_ticket(token, position)
+    personalisation.check_open(order)
     if ticket.is_personalised:
         if request.method == "POST":
             raise TicketAlreadyPersonalised()
@@ -211,6 +250,7 @@ def claim(token: str, position: int):
 @token_pages
 def share(token: str, position: int) -> str:
     order, ticket = _booker_ticket(token, position)
+    personalisation.check_open(order)
     return _share_page(order, ticket, token, ShareByEmailForm())
 
 
@@ -263,6 +303,7 @@ def whatsapp(token: str, position: int):
     cannot lead there. A link is a plain navigation, whatever wa.me redirects to.
     """
     order, ticket = _booker_ticket(token, position)
+    personalisation.check_open(order)
     if ticket.status != TicketStatus.SHARED or ticket.shared_via != personalisation.WHATSAPP:
         return redirect(url_for(".overview", token=token))
     text = gettext(
@@ -338,8 +379,11 @@ def ticket(token: str):
     if ticket.is_personalised and request.method == "POST":
         # Details sent for a ticket someone already personalised are refused, not silently dropped.
         raise TicketAlreadyPersonalised()
+    closed = ticket.order.personalisation_closed(utcnow())
+    if closed and request.method == "POST":
+        raise PersonalisationClosed(ticket.order, ticket)
     form = None
-    if not ticket.is_personalised:
+    if not ticket.is_personalised and not closed:
         form = HolderForm(ticket.order.shop)
         if form.validate_on_submit():
             personalisation.submit_holder_details(ticket, form.holder_details(), language=_page_language())
@@ -347,8 +391,17 @@ def ticket(token: str):
             flash(gettext("Thank you! Your ticket is personalised."), "success")
             return redirect(url_for(".ticket", token=token), code=303)
     return render_template(
-        "consumer/ticket.html", ticket=ticket, order=ticket.order, token=token, form=form
+        "consumer/ticket.html", ticket=ticket, order=ticket.order, token=token, form=form, closed=closed
     )
+
+
+@bp.get("/t/<token>/calendar.ics")
+@token_pages
+def ticket_calendar(token: str) -> Response:
+    """The event as a calendar file, linking back to this ticket's page."""
+    ticket = personalisation.ticket_for_link(token)
+    _use_shop_language(ticket.order.shop)
+    return _calendar_file(ticket.order.shop, links.external_url("consumer.ticket", token=token))
 
 
 @bp.post("/t/<token>/download")

@@ -7,6 +7,7 @@ from portal.models.outbox import MessageStatus, OutgoingMessage
 from portal.models.shop_keys import ShopKey
 from portal.models.shops import Shop
 from portal.models.tickets import Ticket, TicketStatus
+from portal.models.timed_mail import TimedMail
 
 __all__ = [
     "BackofficeSession",
@@ -23,4 +24,5 @@ __all__ = [
     "ShopKey",
     "Ticket",
     "TicketStatus",
+    "TimedMail",
 ]

@@ -52,6 +52,13 @@ class Order(db.Model):
 
     #: Carried in every overview link; bumping it (reopen, cancel) revokes them all.
     personalisation_version: Mapped[int] = mapped_column(default=FIRST_PERSONALISATION_VERSION)
+    #: When the current personalisation round began: the order's arrival, or the organizer's latest
+    #: Open Personalisation. Reminder points that passed before it are not sent.
+    personalisation_opened_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: The order's own deadline, given when the organizer reopened it after the shop's had passed.
+    own_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: When the booker was last sent the mail that tells them who filled in a shared ticket.
+    booker_digest_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     shop: Mapped[Shop] = relationship(back_populates="orders")
     tickets: Mapped[list[Ticket]] = relationship(
@@ -72,6 +79,22 @@ class Order(db.Model):
     @property
     def is_cancelled(self) -> bool:
         return self.status == OrderStatus.CANCELLED
+
+    @property
+    def personalisation_deadline(self) -> datetime | None:
+        """When consumers stop personalising this order: the shop's deadline, or the order's own when later.
+
+        None when the shop has no deadline (then an own deadline no longer applies either).
+        """
+        shop_deadline = self.shop.personalisation_deadline
+        if shop_deadline is None or self.own_deadline is None:
+            return shop_deadline
+        return max(shop_deadline, self.own_deadline)
+
+    def personalisation_closed(self, now: datetime) -> bool:
+        """Whether consumers can no longer claim, share or fill in this order's tickets at `now`."""
+        deadline = self.personalisation_deadline
+        return deadline is not None and now >= deadline
 
     @property
     def total_cents(self) -> int:

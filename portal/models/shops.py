@@ -17,6 +17,15 @@ if TYPE_CHECKING:
     from portal.models.shop_keys import ShopKey
 
 
+#: Reminders a week and a day before the deadline, unless the organizer says otherwise.
+DEFAULT_REMINDER_DAYS = "7,1"
+
+
+def reminder_points(days: str) -> list[int]:
+    """The reminder points of a setting such as "7,1", earliest first (most days before): [7, 1]."""
+    return sorted({int(part) for part in days.split(",") if part.strip()}, reverse=True)
+
+
 class Shop(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     organizer_id: Mapped[int] = mapped_column(ForeignKey("organizer.id"), index=True)
@@ -49,9 +58,20 @@ class Shop(db.Model):
     #: Who handles refunds (refunds are processed by support, not in the backoffice).
     support_contact: Mapped[str | None] = mapped_column(Text)
 
+    #: After this moment (UTC; set in the shop's time zone) consumers can no longer claim, share or
+    #: fill in tickets; None: until the event. An order reopened after it may have a later one of its own.
+    personalisation_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: When bookers and recipients are reminded: days before the deadline (else the event), e.g. "7,1"; "" for never.
+    reminder_days: Mapped[str] = mapped_column(String(40), default=DEFAULT_REMINDER_DAYS)
+
     organizer: Mapped[Organizer] = relationship(back_populates="shops")
     orders: Mapped[list[Order]] = relationship(back_populates="shop")
     #: Its barcode signing keys, oldest first: the last one signs (portal.services.barcodes).
     keys: Mapped[list[ShopKey]] = relationship(
         back_populates="shop", order_by="ShopKey.number", cascade="all, delete-orphan"
     )
+
+    @property
+    def reminder_points(self) -> list[int]:
+        """Days before the deadline (or the event) at which people are reminded, earliest first."""
+        return reminder_points(self.reminder_days)

@@ -96,6 +96,8 @@ class Ticket(db.Model):
     personalised_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     #: booker, recipient or organizer.
     personalised_by: Mapped[str | None] = mapped_column(String(20))
+    #: When the booker was told that the recipient filled this ticket in (the gathered mail); None: not yet.
+    booker_told_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     #: When the ticket was admitted at the door (once; see portal.services.door).
     admitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

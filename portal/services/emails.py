@@ -15,11 +15,13 @@ from email.utils import parseaddr
 from typing import Any
 
 from flask import current_app, render_template
-from flask_babel import force_locale, gettext
+from flask_babel import force_locale, gettext, ngettext
 from flask_mail import Message
 
-from portal import links
-from portal.models import OutgoingMessage, Ticket
+from portal import ics, links
+from portal.formatting import event_datetime
+from portal.models import OutgoingMessage, Ticket, TicketStatus
+from portal.models._time import utcnow
 from portal.services import downloads
 
 
@@ -32,6 +34,8 @@ class Kind:
     subject: Callable[[OutgoingMessage], str]
     #: What the templates need besides the order and ticket (the links the message carries).
     context: Callable[[OutgoingMessage], dict[str, Any]]
+    #: Which of those links an attached calendar file (.ics) leads back to; None: no calendar file.
+    calendar_link: str | None = None
 
 
 def _overview_link(message: OutgoingMessage) -> dict[str, Any]:
@@ -50,6 +54,36 @@ def _no_link(message: OutgoingMessage) -> dict[str, Any]:
     return {}
 
 
+def _still_to_fill_in(message: OutgoingMessage) -> list[Ticket]:
+    """The order's tickets nobody has filled in yet, as they are when the message is written."""
+    return [t for t in message.order.tickets if t.status in (TicketStatus.OPEN, TicketStatus.SHARED)]
+
+
+def _reminder_context(message: OutgoingMessage) -> dict[str, Any]:
+    return {**_overview_link(message), "missing": _still_to_fill_in(message)}
+
+
+def _told_tickets(message: OutgoingMessage) -> list[Ticket]:
+    """The completions a gathered mail tells of (still filled in as it is written)."""
+    told = set(message.details.get("ticket_ids", ()))
+    return [t for t in message.order.tickets if t.id in told and t.is_personalised]
+
+
+def _digest_context(message: OutgoingMessage) -> dict[str, Any]:
+    return {**_reminder_context(message), "filled_in": _told_tickets(message)}
+
+
+def _fill_in_by(message: OutgoingMessage) -> str | None:
+    """"Friday 6 February, 18:00": by when the order's tickets must be filled in, while that is ahead."""
+    order = message.order
+    if order is None or not order.shop.personalisation_required:
+        return None
+    deadline = order.personalisation_deadline
+    if deadline is None or deadline <= utcnow():
+        return None
+    return event_datetime(deadline, order.shop, "EEEE d MMMM, HH:mm")
+
+
 def _your_tickets(message: OutgoingMessage) -> str:
     return gettext("Your tickets for %(event)s", event=message.order.shop.event_name)
 
@@ -61,7 +95,7 @@ def _cancelled(message: OutgoingMessage) -> str:
     )
 
 
-_CONFIRMATION = Kind("confirmation", _your_tickets, _overview_link)
+_CONFIRMATION = Kind("confirmation", _your_tickets, _overview_link, calendar_link="overview_url")
 _CANCELLATION = Kind("order_cancelled", _cancelled, _no_link)
 
 #: Every kind of email the portal sends (OutgoingMessage.kind).
@@ -92,6 +126,7 @@ KINDS: dict[str, Kind] = {
         if m.order.shop.download_enabled
         else gettext("Your ticket for %(event)s is personalised in your name", event=m.order.shop.event_name),
         _ticket_link,
+        calendar_link="ticket_url",
     ),
     "holder_replaced": Kind(
         "holder_replaced",
@@ -103,6 +138,33 @@ KINDS: dict[str, Kind] = {
         "ticket_cancelled",
         lambda m: gettext("Your ticket for %(event)s has been cancelled", event=m.order.shop.event_name),
         _no_link,
+    ),
+    # Time-based (portal.services.reminders):
+    "booker_reminder": Kind(
+        "booker_reminder",
+        lambda m: gettext("Reminder: fill in the names on your tickets for %(event)s", event=m.order.shop.event_name),
+        _reminder_context,
+    ),
+    "recipient_reminder": Kind(
+        "recipient_reminder",
+        lambda m: gettext("Reminder: fill in your details for your ticket for %(event)s", event=m.order.shop.event_name),
+        _share_link,
+    ),
+    "booker_digest": Kind(
+        "booker_digest",
+        lambda m: ngettext(
+            "%(num)d ticket for %(event)s has been filled in",
+            "%(num)d tickets for %(event)s have been filled in",
+            len(m.details.get("ticket_ids", ())),
+            event=m.order.shop.event_name,
+        ),
+        _digest_context,
+    ),
+    "day_before": Kind(
+        "day_before",
+        lambda m: gettext("Tomorrow: %(event)s", event=m.order.shop.event_name),
+        _ticket_link,
+        calendar_link="ticket_url",
     ),
 }
 
@@ -119,8 +181,11 @@ def compose(message: OutgoingMessage) -> Message:
             "subject": subject,
             "attached": attachment is not None,
             "message_details": message.details,
+            "fill_in_by": _fill_in_by(message),
             **kind.context(message),
         }
+        calendar = _calendar_attachment(message, context[kind.calendar_link] if kind.calendar_link else None)
+        context["calendar_attached"] = calendar is not None
         email = Message(
             subject=subject,
             # From the event, not a bare "Tickets": a friend recognises it (and it reads less like phishing).
@@ -129,8 +194,9 @@ def compose(message: OutgoingMessage) -> Message:
             body=_short_lines(render_template(f"mail/{kind.template}.txt", **context)),
             html=_short_lines(render_template(f"mail/{kind.template}.html", **context)),
         )
-        if attachment is not None:
-            email.attach(*attachment)
+        for attached in (attachment, calendar):
+            if attached is not None:
+                email.attach(*attached)
     # Stable per outbox row: a receiving system can spot the rare duplicate after a crash.
     email.msgId = f"<outbox-{message.id}@ticket-portal>"
     return email
@@ -159,6 +225,14 @@ def _short_lines(text: str) -> str:
         else:
             lines.append(line)
     return "\n".join(lines)
+
+
+def _calendar_attachment(message: OutgoingMessage, own_page_url: str | None) -> tuple[str, str, bytes] | None:
+    """The event as an .ics linking back to the page the message links to (none for a since-cancelled order)."""
+    if own_page_url is None or message.order is None or message.order.is_cancelled:
+        return None
+    content = ics.event_ics(message.order.shop, own_page_url=own_page_url, language=message.language)
+    return ics.FILENAME, ics.MIMETYPE, content
 
 
 def _tickets_attachment(message: OutgoingMessage) -> tuple[str, str, bytes] | None:

@@ -19,6 +19,9 @@ TICKET_DOWNLOADED = "ticket_downloaded"
 TICKETS_DOWNLOADED = "tickets_downloaded"
 LINK_REQUESTED = "link_requested"
 EMAIL_SENT = "email_sent"
+#: A reminder was queued (`flask reminders send`), with its point: days before the deadline or the event.
+BOOKER_REMINDED = "booker_reminded"
+RECIPIENT_REMINDED = "recipient_reminded"
 EMAIL_FAILED = "email_failed"
 # Backoffice actions (actor ORGANIZER, actor_label the user's email).
 ORDER_RESENT = "order_resent"

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, insert, update
 
-from portal.errors import OrderCancelled, PersonalisationNotRequired, PortalError
+from portal.errors import OrderCancelled, OwnDeadlineNeeded, PersonalisationNotRequired, PortalError
 from portal.extensions import db
 from portal.models import Order, OrderStatus, Shop, Ticket, TicketStatus
 from portal.models.orders import FIRST_PERSONALISATION_VERSION
@@ -230,21 +231,43 @@ _PERSONALISATION_COLUMNS = (
     "holder_language",
     "personalised_at",
     "personalised_by",
+    "booker_told_at",
 )
 
+#: Reopened after its deadline, an order gets one of its own: this long ahead, unless the organizer says otherwise.
+OWN_DEADLINE_AHEAD = timedelta(hours=48)
 
-def reopen_personalisation(order: Order, *, actor_label: str, seen_version: int) -> bool:
+
+def needs_own_deadline(order: Order, *, now: datetime) -> bool:
+    """Whether reopening the order now must give it a deadline of its own (its deadline has passed)."""
+    return order.personalisation_closed(now)
+
+
+def reopen_personalisation(
+    order: Order,
+    *,
+    actor_label: str,
+    seen_version: int,
+    own_deadline: datetime | None = None,
+    now: datetime | None = None,
+) -> bool:
     """Reset every ticket of the order and send the booker a new link; all earlier links stop working.
 
     `seen_version` is the personalisation version the confirmation page showed: a repeated
     submission of it (a double click, or three in parallel) resets once and sends one link.
-    Returns False when it had been reset from that version already.
+    Returns False when it had been reset from that version already. After the order's
+    deadline, `own_deadline` (in the future) gives the order a deadline of its own.
     """
     _check_action(order, OPEN_PERSONALISATION)
+    now = now or utcnow()
+    if (own_deadline is None and needs_own_deadline(order, now=now)) or (own_deadline is not None and own_deadline <= now):
+        raise OwnDeadlineNeeded()
     if not _update_completed_order(
         order,
         Order.personalisation_version == seen_version,
         personalisation_version=Order.personalisation_version + 1,
+        personalisation_opened_at=now,
+        own_deadline=own_deadline or order.own_deadline,
     ):
         return False
     _tell_holders(order, "holder_replaced", reason="reopened")
@@ -269,6 +292,7 @@ def reopen_personalisation(order: Order, *, actor_label: str, seen_version: int)
         actor=history.ORGANIZER,
         actor_label=actor_label,
         tickets=len(order.tickets),
+        **({"own_deadline": own_deadline.isoformat()} if own_deadline else {}),
     )
     _queue_booker_link(order, kind="personalisation_reopened")
     return True

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import joinedload, selectinload
@@ -20,6 +20,7 @@ from portal.errors import (
     LinkInvalid,
     LinkRevoked,
     OrderCancelled,
+    PersonalisationClosed,
     PersonalisationNotRequired,
     PortalError,
     ShareLinkReplaced,
@@ -138,6 +139,15 @@ def _require_personalisation(order: Order) -> None:
         raise PersonalisationNotRequired()
 
 
+def check_open(order: Order, ticket: Ticket | None = None, *, now: datetime | None = None) -> None:
+    """Refuse once the order's personalisation deadline has passed (the organizer can still edit and reopen).
+
+    `ticket` is the one a recipient's page is about: the refusal's page shows that ticket only.
+    """
+    if order.personalisation_closed(now or utcnow()):
+        raise PersonalisationClosed(order, ticket)
+
+
 def queue_ticket_ready(ticket: Ticket) -> None:
     """Tell the holder their ticket is ready (with the link to download it, where allowed), in their language."""
     outbox.queue(
@@ -156,6 +166,7 @@ def _booker_update(order: Order, ticket: Ticket, *conditions: ColumnElement[bool
     It always issues a new share version, so any earlier share link stops working.
     """
     _require_personalisation(order)
+    check_open(order)
     _update_ticket(
         ticket,
         Ticket.status.in_([TicketStatus.OPEN, TicketStatus.SHARED]),
@@ -270,6 +281,7 @@ def submit_holder_details(ticket: Ticket, details: HolderDetails, *, language: s
 
     `language` is the page's: the holder's emails and ticket are written in it.
     """
+    check_open(ticket.order, ticket)
     _update_ticket(
         ticket,
         Ticket.status == TicketStatus.SHARED,
@@ -286,14 +298,20 @@ def submit_holder_details(ticket: Ticket, details: HolderDetails, *, language: s
     return ticket
 
 
-def queue_overview_link(order: Order, *, kind: str = "confirmation", language: str | None = None) -> None:
-    """Email the booker the order's current personalisation link (in their language, unless given)."""
+def queue_overview_link(
+    order: Order, *, kind: str = "confirmation", language: str | None = None, **details: object
+) -> None:
+    """Email the booker the order's current personalisation link (in their language, unless given).
+
+    `details` are what else the kind of email needs (see outbox.queue).
+    """
     outbox.queue(
         kind,
         recipient=order.booker_email,
         language=language or order.booker_mail_language,
         order=order,
         version=order.personalisation_version,
+        **details,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from datetime import datetime
 
 from portal.models import Shop
 
@@ -22,6 +23,10 @@ class ShopSettings:
     #: E.164, or None for no "Contact consumer desk" link.
     consumer_desk_whatsapp: str | None
     support_contact: str | None
+    #: UTC; None: consumers may personalise until the event.
+    personalisation_deadline: datetime | None
+    #: Days before the deadline people are reminded, e.g. "7,1"; "" for never.
+    reminder_days: str
 
 
 def settings_of(shop: Shop) -> ShopSettings:
