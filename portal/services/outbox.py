@@ -26,7 +26,7 @@ from flask import current_app
 from flask_mail import BadHeaderError, Message
 from sqlalchemy import ColumnElement, insert, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from portal.extensions import db, mail
 from portal.models import MessageStatus, Order, OrderEvent, OutgoingMessage, Ticket
@@ -218,7 +218,12 @@ def _claim(session: Session, after_id: int, limit: int, *, ignore_backoff: bool)
         select(OutgoingMessage)
         .where(OutgoingMessage.id.in_(claimed_ids))
         .order_by(OutgoingMessage.id)
-        .options(joinedload(OutgoingMessage.order).joinedload(Order.shop), joinedload(OutgoingMessage.ticket))
+        .options(
+            joinedload(OutgoingMessage.order).joinedload(Order.shop),
+            # The order's tickets are in many an email (what is still open, what is attached): loaded once for the batch.
+            joinedload(OutgoingMessage.order).selectinload(Order.tickets),
+            joinedload(OutgoingMessage.ticket),
+        )
     ).all()
     return list(messages), candidate_ids[-1]
 
