@@ -17,11 +17,16 @@ STATUS_LABELS = {
 }
 
 
+def status_labels() -> dict[str, str]:
+    """Every status in the page's language: translated once for a page that lists many tickets."""
+    return {status: str(label) for status, label in STATUS_LABELS.items()}
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
     app.jinja_env.globals["get_locale"] = get_locale
-    app.jinja_env.globals["status_labels"] = STATUS_LABELS
+    app.jinja_env.globals["status_labels"] = status_labels
     app.jinja_env.filters["event_datetime"] = formatting.event_datetime
     app.jinja_env.filters["price"] = formatting.price
     app.jinja_env.filters["masked_email"] = formatting.masked_email
