@@ -56,23 +56,11 @@ def paths(app, order_id: int) -> dict[str, str]:
 
 def statement_count(app, client, path: str) -> int:
     """The number of SQL statements one rendering of the page sends."""
-    from sqlalchemy import event
-
-    from portal.extensions import db
+    from tests.database import counting_statements
 
     assert client.get(path).status_code == 200, path  # warm up
-    statements: list[str] = []
-
-    def note(connection, cursor, statement, *args):
-        statements.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", note)
-    try:
+    with counting_statements(app) as statements:
         client.get(path)
-    finally:
-        event.remove(engine, "before_cursor_execute", note)
     return len(statements)
 
 

@@ -11,7 +11,7 @@ from portal.models import Order, Shop
 from portal.services import progress
 from tests.backoffice_pages import confirm, order_path, page, timeline
 from tests.conftest import links_in
-from tests.pages import confirmation_fields, csrf_token, field_error, flashes, path_of, submit_form, text
+from tests.pages import confirmation_fields, csrf_token, field_error, path_of, submit_form, text
 from tests.test_backoffice_shops import save_settings
 from tests.test_query_counts import counting_statements
 

@@ -6,7 +6,7 @@ Every .ics is read back by the library that wrote it (icalendar) and by another 
 from __future__ import annotations
 
 import io
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import icalendar

@@ -11,7 +11,7 @@ import pytest
 from babel.messages.pofile import read_po
 
 from portal.extensions import db
-from portal.models import Order, Shop
+from portal.models import Order
 from tests.conftest import body, links_in
 from tests.pages import csrf_token, path_of, pdf_text, submit_form, text
 

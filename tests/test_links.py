@@ -11,6 +11,7 @@ from portal.links import overview_url
 from portal.models import Order, OrderEvent, OutgoingMessage
 from portal.models._time import utcnow
 from tests.conftest import links_in
+from tests.database import counting_statements
 from tests.pages import csrf_token, form_actions, path_of, share_via_whatsapp, submit_form, text
 
 
@@ -304,20 +305,8 @@ def test_without_a_secret_key_the_portal_refuses_to_start_on_a_database_server()
 
 def statements_of(app, request) -> list[str]:
     """The SQL statements the app sends while `request()` runs."""
-    from sqlalchemy import event
-
-    statements: list[str] = []
-
-    def note(connection, cursor, statement, *args):
-        statements.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", note)
-    try:
+    with counting_statements(app) as statements:
         request()
-    finally:
-        event.remove(engine, "before_cursor_execute", note)
     return statements
 
 

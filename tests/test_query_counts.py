@@ -1,30 +1,11 @@
 """Pages cost the same number of SQL statements for 1 ticket as for 500: no query per ticket (N+1)."""
 
-from contextlib import contextmanager
-
 import pytest
-from sqlalchemy import event
 
 from portal import links
 from portal.extensions import db
 from portal.models import Order
-
-
-@contextmanager
-def counting_statements(app):
-    """Count the SQL statements the app sends while the block runs."""
-    statements: list[str] = []
-
-    def note(connection, cursor, statement, *args):
-        statements.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", note)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", note)
+from tests.database import counting_statements
 
 
 @pytest.fixture

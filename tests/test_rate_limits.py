@@ -9,8 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from portal.extensions import db
-from portal.models import OutgoingMessage
 from tests.conftest import links_in
 from tests.pages import csrf_token, field_error, path_of, text
 

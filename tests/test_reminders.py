@@ -16,11 +16,11 @@ import pytest
 from sqlalchemy import func, select
 
 from portal.extensions import db
-from portal.models import Order, OutgoingMessage, Shop, TimedMail
+from portal.models import Order, OutgoingMessage, TimedMail
 from portal.services import orders, personalisation, reminders
 from tests.backoffice_pages import order_path, page, timeline
 from tests.conftest import body, links_in
-from tests.pages import csrf_token, path_of, share_via_whatsapp, submit_form, text
+from tests.pages import csrf_token, path_of, share_via_whatsapp, submit_form
 
 ROOT = Path(__file__).resolve().parent.parent
 DAY = timedelta(days=1)

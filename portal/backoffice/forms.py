@@ -21,7 +21,6 @@ from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Opt
 from wtforms.widgets import HiddenInput
 
 from portal.forms import (
-    ActionForm,
     EventTimeField,
     HolderForm,
     email_field,

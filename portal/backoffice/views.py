@@ -18,16 +18,10 @@ from werkzeug.exceptions import NotFound, RequestEntityTooLarge
 
 from portal.backoffice import bp, charts, timeline
 from portal.backoffice.auth import current_user, home_page, require_login
-from portal.backoffice.forms import (
-    ActionForm,
-    ContactForm,
-    ImportForm,
-    ReopenForm,
-    ShopSettingsForm,
-    TicketHolderForm,
-)
+from portal.backoffice.forms import ContactForm, ImportForm, ReopenForm, ShopSettingsForm, TicketHolderForm
 from portal.errors import OrderCancelled, PortalError
 from portal.extensions import db
+from portal.forms import ActionForm
 from portal.models import Order, OrderEvent, OrderStatus, Shop, Ticket, TicketStatus
 from portal.models._time import utcnow
 from portal.services import orders, progress, shops

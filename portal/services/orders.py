@@ -20,7 +20,7 @@ from portal.models.orders import FIRST_PERSONALISATION_VERSION
 from portal.models._time import utcnow
 from portal.models.tickets import next_barcode
 from portal.services import downloads, history, outbox
-from portal.services.personalisation import HolderDetails, queue_ticket_ready
+from portal.services.personalisation import HolderDetails, queue_overview_link, queue_ticket_ready
 
 
 @dataclass(frozen=True)
@@ -178,18 +178,6 @@ def _update_completed_order(order: Order, *conditions: ColumnElement[bool], **va
     return True
 
 
-def _queue_booker_link(order: Order, *, kind: str, attach: Sequence[Ticket] = ()) -> None:
-    """Email the booker the order's current overview link (and tickets, when given), in their language."""
-    outbox.queue(
-        kind,
-        recipient=order.booker_email,
-        language=order.booker_mail_language,
-        order=order,
-        attach=attach,
-        version=order.personalisation_version,
-    )
-
-
 def _queue_cancellation_notice(order: Order, *, kind: str = "order_cancelled") -> None:
     outbox.queue(kind, recipient=order.booker_email, language=order.booker_mail_language, order=order)
 
@@ -211,7 +199,7 @@ def resend(order: Order, *, actor_label: str) -> None:
         attached = 0
     else:
         attach = resend_attachments(order)
-        _queue_booker_link(order, kind="resend", attach=attach)
+        queue_overview_link(order, kind="resend", attach=attach)
         attached = len(attach)
     history.record(
         order, history.ORDER_RESENT, actor=history.ORGANIZER, actor_label=actor_label, tickets_attached=attached
@@ -294,7 +282,7 @@ def reopen_personalisation(
         tickets=len(order.tickets),
         **({"own_deadline": own_deadline.isoformat()} if own_deadline else {}),
     )
-    _queue_booker_link(order, kind="personalisation_reopened")
+    queue_overview_link(order, kind="personalisation_reopened")
     return True
 
 

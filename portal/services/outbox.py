@@ -26,7 +26,7 @@ from flask import current_app
 from flask_mail import BadHeaderError, Message
 from sqlalchemy import ColumnElement, insert, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, joinedload
 
 from portal.extensions import db, mail
 from portal.models import MessageStatus, Order, OrderEvent, OutgoingMessage, Ticket

@@ -8,12 +8,12 @@ racing for one ticket cannot both win, whatever the database.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import ColumnElement, select, update
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload
 
 from portal import links, tokens
 from portal.errors import (
@@ -299,17 +299,23 @@ def submit_holder_details(ticket: Ticket, details: HolderDetails, *, language: s
 
 
 def queue_overview_link(
-    order: Order, *, kind: str = "confirmation", language: str | None = None, **details: object
+    order: Order,
+    *,
+    kind: str = "confirmation",
+    language: str | None = None,
+    attach: Sequence[Ticket] = (),
+    **details: object,
 ) -> None:
     """Email the booker the order's current personalisation link (in their language, unless given).
 
-    `details` are what else the kind of email needs (see outbox.queue).
+    `attach` are tickets to send along; `details` what else the kind of email needs (see outbox.queue).
     """
     outbox.queue(
         kind,
         recipient=order.booker_email,
         language=language or order.booker_mail_language,
         order=order,
+        attach=attach,
         version=order.personalisation_version,
         **details,
     )
