@@ -102,7 +102,6 @@ function setUpImportProgress() {
   var url = section.getAttribute("data-import-progress");
   var bar = section.querySelector("progress");
   var text = section.querySelector("[data-import-text]");
-  var percent = section.querySelector("[data-import-percent]");
   var waiting = false;
 
   function update(standing) {
@@ -114,7 +113,6 @@ function setUpImportProgress() {
     bar.value = standing.done;
     bar.textContent = standing.percent + " %";
     text.textContent = standing.text;
-    if (percent) percent.textContent = standing.percent;
   }
 
   window.setInterval(function () {

@@ -63,6 +63,7 @@ def test_a_file_over_the_limit_is_refused_before_it_is_sent_and_a_good_one_is_im
     try:
         # The page follows the import by itself, and shows its result once it is done.
         expect(organizer.locator("#import-standing")).to_contain_text(re.compile(r"Checking rows|Writing orders"))
+        screenshot(organizer, "backoffice-import-running")
         expect(organizer.locator(".bo-report")).to_contain_text("3,999 new orders imported.", timeout=120_000)
     finally:
         worker.send_signal(signal.SIGTERM)
@@ -78,3 +79,14 @@ def test_a_file_over_the_limit_is_refused_before_it_is_sent_and_a_good_one_is_im
     organizer.get_by_role("link", name="Imports", exact=True).click()
     expect(organizer.get_by_role("row", name=re.compile("part-1.csv"))).to_contain_text("3,999 new orders, 1 skipped")
     check_accessibility(organizer, "the list of imports")
+
+    organizer.get_by_role("link", name="Nederlands").click()
+    expect(organizer.get_by_role("heading", name="Imports")).to_be_visible()
+    expect(organizer.get_by_role("row", name=re.compile("part-1.csv"))).to_contain_text(
+        "3.999 nieuwe bestellingen, 1 overgeslagen")
+    screenshot(organizer, "backoffice-imports-nl")
+    organizer.get_by_role("link", name="part-1.csv").click()
+    expect(organizer.locator("#import-standing")).to_have_text("Klaar.")
+    expect(organizer.locator(".bo-report")).to_contain_text("3.999 nieuwe bestellingen geïmporteerd.")
+    check_accessibility(organizer, "a finished import, in Dutch")
+    screenshot(organizer, "backoffice-import-done-nl")
