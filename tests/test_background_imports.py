@@ -236,3 +236,32 @@ def test_the_command_line_prints_only_its_result_when_standard_error_is_not_a_te
         order_import = db.session.scalar(select(OrderImport))
         assert (order_import.filename, order_import.uploaded_by, order_import.status) == ("orders.csv", None, "done")
         assert order_import.skipped_numbers == []
+
+
+def test_on_postgresql_a_booker_shares_a_ticket_while_an_import_writes_its_orders(app, make_order, make_shop, tmp_path):
+    """The import's orders are one transaction not yet committed: they lock nothing a booker's page writes."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        pytest.skip("on SQLite the write phase holds the database (docs/deploy.md); run with DATABASE_URL=postgresql…")
+    from portal.services import personalisation
+
+    booker_order = make_order(tickets=1)
+    import_id = queue_file(app, make_shop(), HEADER + rows(10_000))
+    worker = start_worker(worker_env(app, tmp_path))
+    try:
+        wait_for(lambda: (standing := the_import(app, import_id)[1]).status == ImportStatus.CREATING
+                 and 0 < standing.done < standing.total, "the worker to be writing orders")
+        started = time.monotonic()
+        with app.app_context():
+            order = db.session.get(Order, booker_order)
+            personalisation.share_by_whatsapp(order, order.ticket_at(1))
+            db.session.commit()
+            db.session.remove()
+        shared_in = time.monotonic() - started
+        still_writing = the_import(app, import_id)[0].status == ImportStatus.CREATING
+        wait_for(lambda: the_import(app, import_id)[0].is_finished, "the import to finish")
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.communicate(timeout=60)
+    assert still_writing, "the import finished before the share could show anything: import more rows"
+    assert shared_in < 1.0
+    assert the_import(app, import_id)[0].status == ImportStatus.DONE
