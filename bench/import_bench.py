@@ -164,6 +164,8 @@ def in_the_background(csv_path: Path, demo: dict, env: dict[str, str], database_
                     text("SELECT status, started_at, finished_at, errors FROM order_import WHERE id = :id"), {"id": import_id}
                 ).one()
             if status in ("done", "failed"):
+                # The worker's peak until now: the import's, before the worker goes on to deliver its emails.
+                importing_peak_mib = _peak_rss_kib(worker.pid) // 1024
                 break
             if worker.poll() is not None:
                 sys.exit(f"the worker exited:\n{worker.stderr.read()[-3000:]}")
@@ -176,9 +178,14 @@ def in_the_background(csv_path: Path, demo: dict, env: dict[str, str], database_
         sys.exit(f"the import failed: {errors}")
     if isinstance(started, str):  # SQLite
         started, finished = datetime.fromisoformat(started), datetime.fromisoformat(finished)
-    run = Run((finished - started).total_seconds(), usage.ru_utime + usage.ru_stime, usage.ru_maxrss // 1024,
-              f"import {import_id}: done")
+    run = Run((finished - started).total_seconds(), usage.ru_utime + usage.ru_stime, importing_peak_mib,
+              f"import {import_id}: done; the worker's peak RSS {usage.ru_maxrss // 1024} MiB by the time it stopped")
     return run, upload_s
+
+
+def _peak_rss_kib(pid: int) -> int:
+    """The process's peak resident memory so far (Linux: VmHWM)."""
+    return int(re.search(r"^VmHWM:\s+(\d+)", Path(f"/proc/{pid}/status").read_text(), re.MULTILINE).group(1))
 
 
 def fresh_database(folder: Path, name: str) -> str:
