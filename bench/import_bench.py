@@ -164,8 +164,9 @@ def in_the_background(csv_path: Path, demo: dict, env: dict[str, str], database_
                     text("SELECT status, started_at, finished_at, errors FROM order_import WHERE id = :id"), {"id": import_id}
                 ).one()
             if status in ("done", "failed"):
-                # The worker's peak until now: the import's, before the worker goes on to deliver its emails.
-                importing_peak_mib = _peak_rss_kib(worker.pid) // 1024
+                # The worker's own peak (VmHWM). Not wait4's ru_maxrss: Linux carries into a child the peak
+                # of the process it was spawned from, here this one, which held the uploaded file.
+                peak_mib = _peak_rss_kib(worker.pid) // 1024
                 break
             if worker.poll() is not None:
                 sys.exit(f"the worker exited:\n{worker.stderr.read()[-3000:]}")
@@ -178,8 +179,7 @@ def in_the_background(csv_path: Path, demo: dict, env: dict[str, str], database_
         sys.exit(f"the import failed: {errors}")
     if isinstance(started, str):  # SQLite
         started, finished = datetime.fromisoformat(started), datetime.fromisoformat(finished)
-    run = Run((finished - started).total_seconds(), usage.ru_utime + usage.ru_stime, importing_peak_mib,
-              f"import {import_id}: done; the worker's peak RSS {usage.ru_maxrss // 1024} MiB by the time it stopped")
+    run = Run((finished - started).total_seconds(), usage.ru_utime + usage.ru_stime, peak_mib, f"import {import_id}: done")
     return run, upload_s
 
 
