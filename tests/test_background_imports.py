@@ -265,3 +265,31 @@ def test_on_postgresql_a_booker_shares_a_ticket_while_an_import_writes_its_order
     assert still_writing, "the import finished before the share could show anything: import more rows"
     assert shared_in < 1.0
     assert the_import(app, import_id)[0].status == ImportStatus.DONE
+
+
+def test_the_command_line_shows_its_progress_on_standard_error_when_that_is_a_terminal(app, make_shop, tmp_path):
+    import pty
+
+    shop_id = make_shop()
+    path = tmp_path / "orders.csv"
+    path.write_text(HEADER + rows(3000))
+    terminal, stderr = pty.openpty()
+    env = {**worker_env(app, tmp_path), "COLUMNS": "120"}
+    result = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "orders", "import", str(path), "--shop", str(shop_id)],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True, timeout=120,
+    )
+    os.close(stderr)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(terminal, 65536)
+        except OSError:  # the terminal's other end is closed: all of it was read
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(terminal)
+    assert result.returncode == 0
+    assert result.stdout == "created: 3000, skipped: 0\n"  # the contract, unchanged
+    assert "checking rows: " in shown.decode() and "writing orders: 3,000 of 3,000 (100 %)" in shown.decode()
