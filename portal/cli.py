@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -17,9 +18,9 @@ from sqlalchemy import func, select
 from portal import links, worker
 from portal.errors import BackofficeUserExists, PasswordTooShort
 from portal.extensions import db
-from portal.models import BackofficeUser, Order, Organizer, Role, Shop
-from portal.services import barcodes, organizers, outbox, reminders
-from portal.services.imports import ImportFailed, import_orders
+from portal.models import BackofficeUser, ImportStatus, Order, Organizer, Role, Shop
+from portal.services import barcodes, import_jobs, organizers, outbox, reminders
+from portal.services.imports import ImportFailed
 from portal.services.orders import Booker, OrderLine, create_order
 
 DEMO_ORGANIZER = "Demo Events"
@@ -314,28 +315,58 @@ def orders_import(file: Path, shop_id: int) -> None:
 
     Columns: order_number, first_name, last_name, email, mobile, ticket_type,
     quantity, unit_price (separated by , or ;). Each new order's booker is sent
-    the personalisation email.
+    the personalisation email. The import runs here, as a worker runs an upload,
+    and is listed under Imports in the backoffice; on a terminal, standard error
+    shows how far it got.
     """
     shop = db.session.get(Shop, shop_id)
     if shop is None:
         raise click.ClickException(f"no shop with id {shop_id}")
     try:
-        stream = file.open(encoding="utf-8-sig", newline="")
+        stream = file.open("rb")
     except OSError as error:
         raise click.ClickException(f"cannot read {file}: {error.strerror or error}") from error
-    try:
-        with stream:
-            report = import_orders(shop, stream)
-    except ImportFailed as failure:
-        db.session.rollback()
-        for line, message in failure.errors:
-            click.echo(f"line {line}: {message}", err=True)
-        click.echo(str(failure), err=True)
-        raise SystemExit(1) from None
+    with stream:
+        order_import = import_jobs.store(shop, stream, filename=file.name, claimed=True)
     db.session.commit()
-    click.echo(f"created: {len(report.created)}, skipped: {len(report.skipped)}")
-    for number in report.skipped:
+    import_id = order_import.id
+    skipped: list[str] = []
+    echo = _ProgressLine() if sys.stderr.isatty() else None
+    try:
+        order_import = import_jobs.run(import_id, 1, echo=echo, on_skipped=skipped.append)
+    except KeyboardInterrupt:
+        import_jobs.give_up(import_id, 1)
+        raise click.Abort() from None
+    finally:
+        if echo is not None:
+            echo.end()
+    if order_import.status == ImportStatus.FAILED:
+        for line, message in order_import.errors:
+            click.echo(f"line {line}: {message}", err=True)
+        click.echo(str(ImportFailed(order_import.errors)), err=True)
+        raise SystemExit(1)
+    if order_import.status != ImportStatus.DONE:
+        raise click.ClickException(f"import {import_id} was taken over by a worker; see Imports in the backoffice")
+    click.echo(f"created: {order_import.created_count}, skipped: {order_import.skipped_count}")
+    for number in skipped:
         click.echo(f"  skipped (exists already): {number}")
+
+
+class _ProgressLine:
+    """How far an import got, rewritten in place on standard error (a terminal)."""
+
+    def __init__(self) -> None:
+        self.width = 0
+
+    def __call__(self, standing: import_jobs.Standing) -> None:
+        doing = "checking rows" if standing.status == ImportStatus.CHECKING else "writing orders"
+        text = f"{doing}: {standing.done:,} of {standing.total:,} ({standing.percent} %)"
+        click.echo("\r" + text.ljust(self.width), err=True, nl=False)
+        self.width = len(text)
+
+    def end(self) -> None:
+        if self.width:
+            click.echo(err=True)
 
 
 @click.group("privacy", cls=AppGroup)

@@ -63,6 +63,9 @@ class Config:
     #: Seconds a sender holds the messages it claimed; if it dies, they are sent again after this.
     #: Keep it longer than a batch takes to send.
     OUTBOX_CLAIM_LEASE_SECONDS = int(os.environ.get("OUTBOX_CLAIM_LEASE_SECONDS", "300"))
+    #: Seconds a worker holds an orders import without reporting progress (it reports several times a
+    #: second); if it dies, another worker takes the import again from the start after this.
+    IMPORT_CLAIM_LEASE_SECONDS = int(os.environ.get("IMPORT_CLAIM_LEASE_SECONDS", "120"))
     #: Seconds between the outbox worker's runs of the time-based mail (what `flask reminders send` does).
     REMINDERS_INTERVAL_SECONDS = int(os.environ.get("REMINDERS_INTERVAL_SECONDS", "300"))
 
@@ -71,9 +74,10 @@ class Config:
     #: Personalisation and share links stop working this many days after the event.
     LINK_VALID_DAYS_AFTER_EVENT = int(os.environ.get("LINK_VALID_DAYS_AFTER_EVENT", "30"))
 
-    #: Largest request body (MAX_UPLOAD_MB, in MB): the backoffice's CSV import is the only upload. 16 MB is
-    #: about 200,000 rows (100,000 take about 8 MB), which an import finishes within gunicorn's timeout.
-    MAX_CONTENT_LENGTH = int(os.environ.get("MAX_UPLOAD_MB", "16")) * 1024 * 1024
+    #: Largest request body (MAX_UPLOAD_MB, in MB): the backoffice's CSV import is the only upload. The upload
+    #: only stores the file (a worker imports it), so the limit is one of disk: 256 MB holds a million rows
+    #: of up to about 250 bytes (100,000 typical rows take about 8 MB). See docs/deploy.md.
+    MAX_CONTENT_LENGTH = int(os.environ.get("MAX_UPLOAD_MB", "256")) * 1024 * 1024
 
     #: A phone user may open the page and submit much later; a week is generous but bounded.
     WTF_CSRF_TIME_LIMIT = 7 * 24 * 3600

@@ -1,4 +1,4 @@
-"""The background worker that `flask --app wsgi outbox worker` runs: mail, and any other work that is due.
+"""The background worker that `flask --app wsgi outbox worker` runs: mail, imports, and any other work that is due.
 
 Each round gives every job its turn. A job does one piece of work that is due and
 says whether there may be more right away; when no job had anything to do, the
@@ -19,7 +19,7 @@ from flask import current_app
 
 from portal.extensions import db
 from portal.models._time import utcnow
-from portal.services import outbox, personalisation, reminders
+from portal.services import import_jobs, outbox, personalisation, reminders
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,8 @@ def _send_timed_mail(stopping: Callable[[], bool]) -> bool:
 JOBS: list[Job] = [
     Job("link requests", personalisation.answer_link_requests),
     Job("mail", _deliver_mail),
+    # An import takes one worker for as long as it runs (minutes for a large file); the others deliver meanwhile.
+    Job("imports", import_jobs.run_next),
     Job("reminders", Every("REMINDERS_INTERVAL_SECONDS", _send_timed_mail)),
 ]
 

@@ -19,6 +19,8 @@ JOURNEYS = [
     "tests/browser/test_journeys.py::test_organizer_edits_a_ticket_switches_downloads_off_and_reopens_personalisation",
     "tests/browser/test_door_phone.py::test_the_phones_camera_scans_a_ticket_pdfs_qr_code_and_the_door_admits_it",
     "tests/browser/test_door_phone.py::test_the_door_in_dutch",
+    "tests/browser/test_whatsapp.py::test_the_whatsapp_page_works_without_its_script",
+    "tests/browser/test_personalisation_closing.py",
 ]
 
 

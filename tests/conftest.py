@@ -134,6 +134,22 @@ def deliver(app):
 
 
 @pytest.fixture
+def run_imports(app):
+    """Run every import waiting, as a worker's imports job would; returns how many ran."""
+    from portal.services import import_jobs
+
+    def run_imports() -> int:
+        ran = 0
+        with app.app_context():
+            while import_jobs.run_next(lambda: False):
+                ran += 1
+            db.session.remove()
+        return ran
+
+    return run_imports
+
+
+@pytest.fixture
 def make_shop(app):
     """Factory: a shop of a (new or given) organizer; keyword arguments set its settings."""
 

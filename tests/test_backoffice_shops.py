@@ -134,17 +134,34 @@ def test_settings_are_validated(app, login, make_shop):
     assert settings_of(app, shop_id)["consumer_desk_whatsapp"] is None  # no "Contact consumer desk" link
 
 
-def upload(client, shop_id: int, content: str, filename: str = "orders.csv"):
+def post_file(client, shop_id: int, content: str | bytes, filename: str = "orders.csv"):
+    """Send a file from the import page's form; returns the answer."""
     path = f"/backoffice/shops/{shop_id}/import"
     html = page(client, path)
-    return client.post(path, data={"csrf_token": csrf_token(html), "file": (io.BytesIO(content.encode("utf-8")), filename)},
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    return client.post(path, data={"csrf_token": csrf_token(html), "file": (io.BytesIO(data), filename)},
                        content_type="multipart/form-data")
+
+
+def upload(client, shop_id: int, content: str | bytes, filename: str = "orders.csv") -> str:
+    """Upload a file on the import page; returns the path of the import's own page it leads to (POST, 303, GET)."""
+    response = post_file(client, shop_id, content, filename)
+    assert response.status_code == 303, f"the upload answered {response.status_code}"
+    assert re.fullmatch(r"/backoffice/imports/\d+", response.location), response.location
+    return response.location
+
+
+def imported(client, run_imports, shop_id: int, content: str | bytes) -> str:
+    """Upload a file, let a worker import it, and return the text of the import's page."""
+    path = upload(client, shop_id, content)
+    assert run_imports() == 1
+    return text(page(client, path))
 
 
 CSV_HEADER = "order_number,first_name,last_name,email,mobile,ticket_type,quantity,unit_price\n"
 
 
-def test_import_page_is_linked_and_shows_created_and_skipped(app, login, smtp, deliver, make_shop, make_order):
+def test_import_page_is_linked_and_shows_created_and_skipped(app, login, smtp, deliver, make_shop, make_order, run_imports):
     shop_id = make_shop()
     make_order(tickets=1, shop_id=shop_id, number="NX-2026-000001", booker_email="sam@example.com")
     staff = login()
@@ -153,11 +170,13 @@ def test_import_page_is_linked_and_shows_created_and_skipped(app, login, smtp, d
     form = page(staff, f"/backoffice/shops/{shop_id}/import")
     assert 'enctype="multipart/form-data"' in form and 'type="file"' in form
 
-    response = upload(staff, shop_id, CSV_HEADER
-                      + "NX-2026-000001,Sam,de Vries,sam@example.com,0612345678,Day ticket,1,45.00\n"
-                      + "NX-2026-000002,Kim,Jansen,kim@example.org,0612345679,Day ticket,2,45.00\n")
-    assert response.status_code == 200
-    result = text(response.get_data(as_text=True))
+    path = upload(staff, shop_id, CSV_HEADER
+                  + "NX-2026-000001,Sam,de Vries,sam@example.com,0612345678,Day ticket,1,45.00\n"
+                  + "NX-2026-000002,Kim,Jansen,kim@example.org,0612345679,Day ticket,2,45.00\n")
+    waiting = text(page(staff, path))
+    assert "Waiting for a worker to start the import." in waiting and "new order" not in waiting
+    assert run_imports() == 1
+    result = text(page(staff, path))
     assert "1 new order imported." in result
     assert "1 order skipped: it already exists. NX-2026-000001" in result
     with app.app_context():
@@ -168,29 +187,26 @@ def test_import_page_is_linked_and_shows_created_and_skipped(app, login, smtp, d
     smtp.take_one("kim@example.org")
 
 
-def test_import_page_shows_errors_by_line_and_imports_nothing(app, login, make_shop):
+def test_import_page_shows_errors_by_line_and_imports_nothing(app, login, make_shop, run_imports):
     shop_id = make_shop()
     staff = login()
-    response = upload(staff, shop_id, CSV_HEADER
-                      + "NX-2026-000010,Ada,Lovelace,ada@example.com,0612345678,Day ticket,1,45.00\n"
-                      + "NX-2026-000011,Bob,Builder,not-an-email,0612345678,Day ticket,1,45.00\n")
-    assert response.status_code == 422
-    html = response.get_data(as_text=True)
+    path = upload(staff, shop_id, CSV_HEADER
+                  + "NX-2026-000010,Ada,Lovelace,ada@example.com,0612345678,Day ticket,1,45.00\n"
+                  + "NX-2026-000011,Bob,Builder,not-an-email,0612345678,Day ticket,1,45.00\n")
+    assert run_imports() == 1
+    html = page(staff, path)
     errors = text(re.search(r'<div class="flash flash-error[^"]*"[^>]*id="import-errors">(.*?)</div>', html, flags=re.S).group(1))
     assert "Nothing was imported" in errors and "Line 3:" in errors and "Line 2:" not in errors
     with app.app_context():
         assert db.session.query(Order).count() == 0
 
 
-def test_import_page_refuses_a_file_that_is_not_utf8(app, login, make_shop):
+def test_import_page_refuses_a_file_that_is_not_utf8(app, login, make_shop, run_imports):
     shop_id = make_shop()
     staff = login()
-    path = f"/backoffice/shops/{shop_id}/import"
     content = (CSV_HEADER + "NX-1,Zoë,X,z@example.com,0612345678,Day,1,1\n").encode("latin-1")
-    response = staff.post(path, data={"csrf_token": csrf_token(page(staff, path)), "file": (io.BytesIO(content), "o.csv")},
-                          content_type="multipart/form-data")
-    assert response.status_code == 422
-    assert "not UTF-8" in text(response.get_data(as_text=True))
+    result = imported(staff, run_imports, shop_id, content)
+    assert "Nothing was imported" in result and "not UTF-8" in result
     with app.app_context():
         assert db.session.query(Order).count() == 0
 
@@ -202,7 +218,7 @@ def test_a_file_over_the_upload_limit_is_refused_next_to_the_file_field(app, log
     row = "NX-2026-{:06d},Ada,Lovelace,ada{:06d}@example.com,0612345678,Day ticket,1,45.00\n"
     content = CSV_HEADER + "".join(row.format(i, i) for i in range(15_000))
     assert len(content) > 2**20
-    response = upload(staff, shop_id, content)
+    response = post_file(staff, shop_id, content)
     assert response.status_code == 413
     html = response.get_data(as_text=True)
     assert field_error(html, "file").startswith("The file is larger than 1 MB. Split it into smaller files")
@@ -220,12 +236,12 @@ def test_a_file_over_the_upload_limit_is_refused_next_to_the_file_field(app, log
     assert other.status_code == 404 and "Harbour Jazz Nights" not in other.get_data(as_text=True)
 
 
-def test_the_import_report_writes_large_counts_as_the_language_does(app, login, make_shop):
+def test_the_import_report_writes_large_counts_as_the_language_does(app, login, make_shop, run_imports):
     shop_id = make_shop()
     staff = login()
     rows = "".join(f"NX-2026-{i:06d},Kim,Jansen,kim{i}@example.org,,Day ticket,1,45.00\n" for i in range(1200))
-    assert "1,200 new orders imported." in text(upload(staff, shop_id, CSV_HEADER + rows).get_data(as_text=True))
+    assert "1,200 new orders imported." in imported(staff, run_imports, shop_id, CSV_HEADER + rows)
     staff.set_cookie("lang", "nl")
-    again = text(upload(staff, shop_id, CSV_HEADER + rows).get_data(as_text=True))
+    again = imported(staff, run_imports, shop_id, CSV_HEADER + rows)
     assert "1.200 bestellingen overgeslagen: die bestaan al." in again
     assert "1.200 bestellingen" in text(page(staff, "/backoffice/orders"))

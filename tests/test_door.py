@@ -257,7 +257,7 @@ def test_a_door_user_gets_404_on_every_other_backoffice_page(app, ticket, door_l
     order_id, shop_id = ticket
     gate = door_login()
     token = csrf_token(gate.get(door_path(shop_id)).get_data(as_text=True))
-    values = {"order_id": order_id, "shop_id": shop_id, "position": 1}
+    values = {"order_id": order_id, "shop_id": shop_id, "position": 1, "import_id": 1}
     checked = []
     for rule in app.url_map.iter_rules():
         if not rule.endpoint.startswith("backoffice.") or rule.endpoint in DOOR_ENDPOINTS:
@@ -270,7 +270,8 @@ def test_a_door_user_gets_404_on_every_other_backoffice_page(app, ticket, door_l
             assert "Not found" in html and "de Vries" not in html and "booker@example.com" not in html
             checked.append(rule.endpoint)
     assert {"backoffice.orders", "backoffice.order", "backoffice.shop", "backoffice.shops", "backoffice.cancel",
-            "backoffice.edit_ticket", "backoffice.import_orders", "backoffice.edit_contact"} <= set(checked)
+            "backoffice.edit_ticket", "backoffice.import_orders", "backoffice.edit_contact", "backoffice.imports",
+            "backoffice.order_import", "backoffice.import_progress"} <= set(checked)
     with app.app_context():
         order = db.session.get(Order, order_id)
         assert not order.is_cancelled and order.ticket_at(1).holder_email == "noor@example.org"

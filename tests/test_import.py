@@ -97,7 +97,7 @@ def test_backoffice_user_is_named_on_the_timeline(app, make_shop):
         stream = io.StringIO(f"{HEADER}\nNX-2001,Ann,Jansen,ann@example.com,,Day ticket,1,45\n")
         report = import_orders(db.session.get(Shop, shop_id), stream, actor_label="staff@acme.example")
         db.session.commit()
-        assert report.created == ["NX-2001"] and report.skipped == []
+        assert (report.created, report.skipped, report.skipped_numbers) == (1, 0, [])
         event = db.session.scalar(select(OrderEvent))
         assert (event.kind, event.actor, event.actor_label) == ("order_imported", "organizer", "staff@acme.example")
 
@@ -317,7 +317,7 @@ def test_header_may_differ_in_case_spacing_and_order(app, make_shop):
             db.session.get(Shop, shop_id),
             io.StringIO(f"{header}\n45,00;2;Day;;ann@example.com;Jansen;Ann;NX-8101\n"),
         )
-        assert report.created == ["NX-8101"]
+        assert report.created == 1
         order = db.session.scalar(select(Order))
         assert (order.booker_first_name, len(order.tickets), order.tickets[0].price_cents) == ("Ann", 2, 4500)
         db.session.rollback()
@@ -390,7 +390,7 @@ def test_the_stream_is_read_once_and_need_not_be_seekable(app, make_shop):
         report = import_orders(
             db.session.get(Shop, shop_id), Upload(f"{HEADER}\nNX-9101,Ann,Jansen,ann@example.com,,Day,1,45\n")
         )
-        assert report.created == ["NX-9101"]
+        assert report.created == 1
         db.session.rollback()
 
 
@@ -407,7 +407,7 @@ def test_a_large_import_keeps_the_session_small_and_writes_the_same_emails_as_on
         report = import_orders(shop, io.StringIO(f"{HEADER}\n{rows}"))
         assert len(db.session.identity_map) < 10  # the shop and its organizer, not 2,100 orders
         db.session.commit()
-        assert len(report.created) == count(Order) == count(OutgoingMessage) == 2100
+        assert report.created == count(Order) == count(OutgoingMessage) == 2100
         assert count(Ticket) == sum(i % 3 + 1 for i in range(2100))
         for number in ("NX-00000", "NX-01234", "NX-02099"):
             order = db.session.scalar(select(Order).where(Order.number == number))
@@ -529,10 +529,10 @@ def test_another_organizers_order_numbers_are_neither_reported_nor_in_the_way(ap
     with app.app_context():
         report = import_orders(db.session.get(Shop, b_shop), io.StringIO(line))
         db.session.commit()
-        assert (report.created, report.skipped) == (["NX-5001", "NX-5002"], [])
+        assert (report.created, report.skipped) == (2, 0)
         report = import_orders(db.session.get(Shop, a_shop), io.StringIO(line.replace("NX-5001,Bo", "NX-5009,Bo")))
         db.session.commit()
-        assert (report.created, report.skipped) == (["NX-5009", "NX-5002"], [])
+        assert (report.created, report.skipped) == (2, 0)
     deliver()
     smtp.take_one("booker@example.com")
     assert len(smtp.take("bo@example.com")) == len(smtp.take("cy@example.com")) == 2  # one order of each organizer

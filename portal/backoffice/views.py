@@ -6,12 +6,11 @@ not exist: a guessed id tells nothing.
 
 from __future__ import annotations
 
-import io
-from typing import TYPE_CHECKING
+from pathlib import PurePath
 from zoneinfo import ZoneInfo
 
 from flask import Response, abort, current_app, flash, redirect, render_template, request, session, url_for
-from flask_babel import gettext, lazy_gettext as _l
+from flask_babel import format_number, get_locale, gettext, lazy_gettext as _l
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import contains_eager, selectinload
 from werkzeug.exceptions import NotFound, RequestEntityTooLarge
@@ -22,18 +21,14 @@ from portal.backoffice.forms import ContactForm, ImportForm, ReopenForm, ShopSet
 from portal.errors import OrderCancelled, PortalError
 from portal.extensions import db
 from portal.forms import ActionForm
-from portal.models import Order, OrderEvent, OrderStatus, Shop, Ticket, TicketStatus
+from portal.models import ImportStatus, Order, OrderEvent, OrderImport, OrderStatus, Shop, Ticket, TicketStatus
 from portal.models._time import utcnow
-from portal.services import orders, progress, shops
+from portal.services import import_jobs, orders, progress, shops
+from portal.services.imports import SKIPPED_LISTED
 from portal.headers import never_cache
-
-if TYPE_CHECKING:
-    from portal.services.imports import ImportReport
 
 #: Orders shown per page of the list.
 PER_PAGE = 25
-#: Order numbers listed by name after an import; the rest are counted.
-IMPORT_LIST_MAX = 50
 
 
 # Customers' personal data.
@@ -400,49 +395,102 @@ def _personalisation_status(shop: Shop) -> dict[str, object]:
     }
 
 
+# --- Orders imports: the upload stores the file; a worker imports it; its page shows how far it got ----
+
+
 @bp.route("/shops/<int:shop_id>/import", methods=["GET", "POST"])
 def import_orders(shop_id: int):
     shop = _shop_or_404(shop_id)
     form = ImportForm()
-    report = None
-    errors: list[tuple[int, str]] = []
-    status = 200
     if form.validate_on_submit():
-        # The import engine is its own module, loaded only when a file arrives.
-        from portal.services.imports import ImportFailed, import_orders as run_import
-
-        # "utf-8-sig" drops the byte-order mark spreadsheet programs put before the header.
-        stream = io.TextIOWrapper(form.file.data.stream, encoding="utf-8-sig", newline="")
-        try:
-            report = run_import(shop, stream, actor_label=current_user().email)
-        except ImportFailed as failed:
-            db.session.rollback()
-            errors, status = list(failed.errors), 422
-        except UnicodeDecodeError:
-            db.session.rollback()
-            form.file.errors = [gettext("The file is not UTF-8 text. Save it as \u201cCSV UTF-8\u201d and upload it again.")]
-            status = 422
-        else:
-            db.session.commit()
-    elif form.is_submitted():
-        status = 422
-    return _import_page(shop, form, report=report, errors=errors), status
+        upload = form.file.data
+        order_import = import_jobs.store(
+            shop,
+            upload.stream,
+            filename=PurePath((upload.filename or "").replace("\\", "/")).name,
+            uploaded_by=current_user(),
+            language=str(get_locale()),
+        )
+        db.session.commit()
+        return redirect(url_for(".order_import", import_id=order_import.id), code=303)
+    return _import_page(shop, form), 422 if form.is_submitted() else 200
 
 
-def _import_page(
-    shop: Shop, form: ImportForm, *, report: ImportReport | None = None, errors: list[tuple[int, str]] | None = None
-) -> str:
+def _import_page(shop: Shop, form: ImportForm) -> str:
     return render_template(
         "backoffice/import.html",
         shop=shop,
         form=form,
-        report=report,
-        errors=errors or [],
-        list_max=IMPORT_LIST_MAX,
         upload_max_mb=_upload_max_mb(),
         upload_max_bytes=current_app.config["MAX_CONTENT_LENGTH"],
         too_large=_too_large_message(),
     )
+
+
+def _scoped_imports() -> Select[tuple[OrderImport]]:
+    return (
+        select(OrderImport)
+        .join(OrderImport.shop)
+        .where(Shop.organizer_id == _organizer_id())
+        .options(contains_eager(OrderImport.shop), selectinload(OrderImport.uploaded_by))
+    )
+
+
+def _import_or_404(import_id: int) -> OrderImport:
+    return db.first_or_404(_scoped_imports().where(OrderImport.id == import_id))
+
+
+@bp.get("/imports", endpoint="imports")
+def imports_list():
+    query = _scoped_imports().order_by(OrderImport.created_at.desc(), OrderImport.id.desc())
+    page = db.paginate(query, per_page=PER_PAGE, max_per_page=PER_PAGE, error_out=False)
+    return render_template(
+        "backoffice/imports.html", page=page, standings={i.id: import_jobs.standing(i) for i in page.items}
+    )
+
+
+def _standing_text(standing: import_jobs.Standing) -> str:
+    """Where the import stands, in a sentence (the same on the page and in its progress's JSON)."""
+    done, total = format_number(standing.done), format_number(standing.total)
+    if standing.status == ImportStatus.QUEUED:
+        return gettext("Waiting for a worker to start the import.")
+    if standing.status == ImportStatus.CHECKING:
+        return gettext("Checking rows: %(done)s of %(total)s.", done=done, total=total)
+    if standing.status == ImportStatus.CREATING:
+        return gettext("Writing orders: %(done)s of %(total)s.", done=done, total=total)
+    if standing.status == ImportStatus.DONE:
+        return gettext("Done.")
+    return gettext("Not imported.")
+
+
+@bp.get("/imports/<int:import_id>")
+def order_import(import_id: int):
+    order_import = _import_or_404(import_id)
+    standing = import_jobs.standing(order_import)
+    return render_template(
+        "backoffice/order_import.html",
+        order_import=order_import,
+        standing=standing,
+        standing_text=_standing_text(standing),
+        list_max=SKIPPED_LISTED,
+        holds_database=db.engine.dialect.name == "sqlite",
+        busy_timeout=current_app.config["DATABASE_BUSY_TIMEOUT"],
+    )
+
+
+@bp.get("/imports/<int:import_id>/progress")
+def import_progress(import_id: int):
+    """How far the import got, for the page's script: it reloads the page once the import is finished."""
+    order_import = _import_or_404(import_id)
+    standing = import_jobs.standing(order_import)
+    return {
+        "status": standing.status,
+        "done": standing.done,
+        "total": standing.total,
+        "percent": standing.percent,
+        "text": _standing_text(standing),
+        "finished": order_import.is_finished,
+    }
 
 
 def _upload_max_mb() -> int:

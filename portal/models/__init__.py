@@ -1,5 +1,6 @@
 """The product's tables; import models from here."""
 
+from portal.models.imports import ImportFilePart, ImportStatus, OrderImport
 from portal.models.link_requests import LinkRequest
 from portal.models.organizers import BackofficeSession, BackofficeUser, Organizer, Role
 from portal.models.orders import Order, OrderEvent, OrderStatus
@@ -12,10 +13,13 @@ from portal.models.timed_mail import TimedMail
 __all__ = [
     "BackofficeSession",
     "BackofficeUser",
+    "ImportFilePart",
+    "ImportStatus",
     "LinkRequest",
     "MessageStatus",
     "Order",
     "OrderEvent",
+    "OrderImport",
     "OrderStatus",
     "Organizer",
     "OutgoingMessage",

@@ -2,11 +2,15 @@
 
 The file is read once, as a stream: each row is checked with the portal's own
 rules (names, email, phone; each email domain is checked once per file) and its
-normalised values go to a temporary spool file; memory keeps only a small
-summary per order number. When every row is good, the orders are created from
-the spool a chunk at a time through `create_orders`, the same path as an order
-made in the portal. So memory stays flat however long the file is, and the
-stream need not be seekable.
+normalised values go to a scratch SQLite database in a temporary file, which
+also finds the order numbers written twice with other booker details, and
+groups each order's rows: memory holds none of it, however long the file is
+(a million rows import in well under 200 MB), and the stream need not be
+seekable. When every row is good, the orders are created from the scratch
+database a chunk at a time through `create_orders`, the same path as an order
+made in the portal, in the caller's transaction. As it goes the import tells a
+`Progress` how far it got (portal.services.import_jobs commits that where the
+organizer's page reads it).
 
 Columns (header row required, any order, `,` or `;` separated):
 order_number, first_name, last_name, email, mobile, ticket_type, quantity, unit_price.
@@ -18,9 +22,12 @@ from __future__ import annotations
 
 import csv
 import re
+import sqlite3
 import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TextIO
 
 from flask_babel import gettext
@@ -63,6 +70,10 @@ TICKET_TYPE_MAX = 100
 PHONE_INPUT_MAX = 40
 #: Orders created per round of INSERTs; the session is emptied after each.
 CHUNK_ORDERS = 1000
+#: Rows checked between two reports to the Progress (and rows written to the scratch database at once).
+CHUNK_ROWS = 1000
+#: Existing order numbers named in the report; the rest are counted.
+SKIPPED_LISTED = 50
 
 _ORDER_NUMBER = re.compile(r"[\w./#-]+")
 # Prices as spreadsheets write them: 45, 45.00, 45,00, 1.234,50, 1,234.50 (after dropping € and spaces).
@@ -74,10 +85,28 @@ _PRICE_NOISE = re.compile(r"[\s\u00a0\u202f€']|eur", re.IGNORECASE)
 
 @dataclass
 class ImportReport:
-    #: New order numbers, in file order.
-    created: list[str] = field(default_factory=list)
-    #: Order numbers that already existed (not duplicated), in file order.
-    skipped: list[str] = field(default_factory=list)
+    #: New orders created.
+    created: int = 0
+    #: Order numbers that already existed (not duplicated).
+    skipped: int = 0
+    #: The first SKIPPED_LISTED of those, in file order.
+    skipped_numbers: list[str] = field(default_factory=list)
+
+
+class Progress:
+    """Told how far an import got; this one listens to nothing. Its methods may raise to stop the import."""
+
+    def checked(self, rows: int) -> None:
+        """So many lines after the header have been read and checked."""
+
+    def all_checked(self, rows: int) -> None:
+        """Every line has been checked: there were this many after the header."""
+
+    def creating(self, orders: int) -> None:
+        """Every line is good: this many new orders are about to be written."""
+
+    def created(self, orders: int) -> None:
+        """So many of them are written (in the caller's transaction, not yet committed)."""
 
 
 class ImportFailed(PortalError):
@@ -94,41 +123,59 @@ class ImportFailed(PortalError):
         )
 
 
-def import_orders(shop: Shop, stream: TextIO, *, actor_label: str | None = None) -> ImportReport:
+def import_orders(
+    shop: Shop,
+    stream: TextIO,
+    *,
+    actor_label: str | None = None,
+    progress: Progress | None = None,
+    on_skipped: Callable[[str], None] | None = None,
+) -> ImportReport:
     """Check every row of the CSV stream, then create its new orders; raise ImportFailed if any row is wrong.
 
     Open files with encoding "utf-8-sig" and newline="". Runs in the caller's
     transaction and does not commit: the caller commits once (or rolls back on
     ImportFailed). `actor_label` is the organizer user's email for the timeline;
-    without it the orders are imported by the system.
+    without it the orders are imported by the system. `on_skipped` is given every
+    existing order number, in file order, before the orders are written.
     """
-    with tempfile.TemporaryFile("w+", encoding="utf-8", newline="") as spool:
-        orders = _check(shop, stream, spool)
-        existing = _existing_numbers(shop, orders)
-        spool.seek(0)
+    progress = progress or Progress()
+    with tempfile.TemporaryDirectory(prefix="portal-import-") as folder, closing(_scratch(Path(folder))) as scratch:
+        _check(shop, stream, scratch, progress)
+        report = _skip_existing(shop, scratch, on_skipped)
         actor = history.ORGANIZER if actor_label else history.SYSTEM
         try:
-            return _create(shop, spool, orders, existing, actor=actor, actor_label=actor_label)
+            _create(shop, scratch, report, progress, actor=actor, actor_label=actor_label)
         except IntegrityError as error:
             # Someone created one of these order numbers since they were looked up.
             raise ImportFailed(
                 [(1, gettext("Some of these orders were created elsewhere while the file was imported. Import it again to skip them."))]
             ) from error
+        return report
 
 
-# --- Pass 1: check every row, spool the normalised values ---------------------
+def _scratch(folder: Path) -> sqlite3.Connection:
+    """A database of the file's good rows, on disk: it groups and compares them so that memory need not.
+
+    Nothing in it needs to survive a crash: no journal, no syncing.
+    """
+    scratch = sqlite3.connect(folder / "rows.sqlite3")
+    scratch.executescript(
+        """
+        PRAGMA journal_mode = OFF;
+        PRAGMA synchronous = OFF;
+        PRAGMA temp_store = FILE;
+        CREATE TABLE row (
+            line INTEGER PRIMARY KEY, number TEXT NOT NULL, first_name TEXT NOT NULL, last_name TEXT NOT NULL,
+            email TEXT NOT NULL, mobile TEXT NOT NULL, ticket_type TEXT NOT NULL, quantity INTEGER NOT NULL,
+            price_cents INTEGER NOT NULL
+        );
+        """
+    )
+    return scratch
 
 
-class _SeenOrder:
-    """What the check remembers of an order number: kept small, there may be 100,000."""
-
-    __slots__ = ("first_line", "booker", "rows")
-
-    def __init__(self, first_line: int, booker: int) -> None:
-        self.first_line = first_line
-        #: A hash of the normalised booker details, to spot rows that disagree.
-        self.booker = booker
-        self.rows = 1
+# --- Pass 1: check every row, keep the normalised values in the scratch database --
 
 
 def _header_error(message: str) -> ImportFailed:
@@ -251,8 +298,8 @@ def _records(stream: TextIO, delimiter: str) -> Iterator[tuple[int, list[str]]]:
         line = reader.line_num + 2  # line_num counts from after the header
 
 
-def _check(shop: Shop, stream: TextIO, spool: TextIO) -> dict[str, _SeenOrder]:
-    """Check every row, write the good ones to the spool; return what was seen per order number."""
+def _check(shop: Shop, stream: TextIO, scratch: sqlite3.Connection, progress: Progress) -> None:
+    """Check every row and keep the good ones in the scratch database; raise ImportFailed with every problem."""
     try:
         delimiter, columns, width = _read_header(stream)
     except UnicodeDecodeError as error:
@@ -260,12 +307,17 @@ def _check(shop: Shop, stream: TextIO, spool: TextIO) -> dict[str, _SeenOrder]:
             [(1, gettext('The file is not UTF-8 text. Save it as "CSV UTF-8" and try again.'))]
         ) from error
     unnamed = [i for i in range(width) if i not in columns.values()]
-    writer = csv.writer(spool)
-    orders: dict[str, _SeenOrder] = {}
     errors: list[tuple[int, str]] = []
+    good: list[tuple[object, ...]] = []
     previous: tuple[str, list[str], tuple[str, str, str, str]] | None = None
     booker_cells = [columns[name] for name in ("first_name", "last_name", "email", "mobile")]
     normalise_email = EmailNormaliser()
+    line = 1
+
+    def keep() -> None:
+        scratch.executemany("INSERT INTO row VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", good)
+        good.clear()
+        progress.checked(line - 1)
 
     for line, cells in _records(stream, delimiter):
         if not any(cell.strip() for cell in cells):
@@ -298,95 +350,135 @@ def _check(shop: Shop, stream: TextIO, spool: TextIO) -> dict[str, _SeenOrder]:
         quantity = _quantity(cells[columns["quantity"]], row_errors)
         price_cents = _unit_price(cells[columns["unit_price"]], row_errors)
 
-        if number and not row_errors:
-            fingerprint = hash(booker)
-            seen = orders.get(number)
-            if seen is None:
-                orders[number] = _SeenOrder(line, fingerprint)
-            elif seen.booker != fingerprint:
-                row_errors.append(
-                    gettext(
-                        "order_number: %(number)s has other booker details on line %(line)d; "
-                        "name, email and mobile must be the same on every line of an order.",
-                        number=number,
-                        line=seen.first_line,
-                    )
-                )
-            else:
-                seen.rows += 1
-
         if row_errors:
             errors.extend((line, message) for message in row_errors)
             if len(errors) >= MAX_ERRORS:
                 errors.append((line, gettext("Too many problems: the rest of the file was not checked.")))
                 break
-        elif not errors:
-            writer.writerow((number, *booker, ticket_type, quantity, price_cents))
-
+        else:
+            # Kept even after an error elsewhere: the comparison of an order's rows needs them all.
+            good.append((line, number, *booker, ticket_type, quantity, price_cents))
+            if len(good) >= CHUNK_ROWS:
+                keep()
+    if len(errors) < MAX_ERRORS:
+        keep()
+        progress.all_checked(line - 1)
+        errors = _with_conflicts(errors, scratch)
     if errors:
         raise ImportFailed(errors)
-    if not orders:
+    if scratch.execute("SELECT NOT EXISTS (SELECT 1 FROM row)").fetchone()[0]:
         raise ImportFailed([(2, gettext("The file has no orders below its header."))])
-    return orders
 
 
-def _existing_numbers(shop: Shop, orders: dict[str, _SeenOrder]) -> set[str]:
-    """The file's order numbers that the shop's organizer has already (in any of its shops).
+def _with_conflicts(errors: list[tuple[int, str]], scratch: sqlite3.Connection) -> list[tuple[int, str]]:
+    """The problems found, with every line whose booker details differ from its order's first line, by line.
+
+    Each order is listed once, by its first good line: its rows are found together through the index.
+    """
+    scratch.executescript(
+        """
+        CREATE INDEX row_number ON row (number, line);
+        CREATE TABLE "order" (first_line INTEGER PRIMARY KEY, number TEXT NOT NULL UNIQUE);
+        CREATE TABLE existing (number TEXT PRIMARY KEY);
+        INSERT INTO "order" (first_line, number) SELECT min(line), number FROM row GROUP BY number;
+        """
+    )
+    conflicts = scratch.execute(
+        """
+        SELECT r.line, r.number, o.first_line FROM "order" o
+        JOIN row f ON f.line = o.first_line
+        JOIN row r ON r.number = o.number AND r.line > o.first_line
+        WHERE r.first_name != f.first_name OR r.last_name != f.last_name OR r.email != f.email OR r.mobile != f.mobile
+        ORDER BY r.line LIMIT ?
+        """,
+        (MAX_ERRORS,),
+    ).fetchall()
+    found = sorted(
+        [
+            *errors,
+            *(
+                (
+                    line,
+                    gettext(
+                        "order_number: %(number)s has other booker details on line %(line)d; "
+                        "name, email and mobile must be the same on every line of an order.",
+                        number=number,
+                        line=first_line,
+                    ),
+                )
+                for line, number, first_line in conflicts
+            ),
+        ],
+        key=lambda error: error[0],
+    )
+    if len(found) > MAX_ERRORS:
+        found = found[:MAX_ERRORS]
+        found.append((found[-1][0], gettext("Too many problems: the rest of the file was not checked.")))
+    return found
+
+
+def _skip_existing(shop: Shop, scratch: sqlite3.Connection, on_skipped: Callable[[str], None] | None) -> ImportReport:
+    """Mark the file's order numbers that the shop's organizer has already (in any of its shops); report them.
 
     Another organizer's numbers are none of this one's business: they are neither reported nor in the way.
     """
-    existing: set[str] = set()
-    numbers = list(orders)
-    for start in range(0, len(numbers), 500):
-        batch = numbers[start : start + 500]
-        existing.update(
-            db.session.scalars(
-                select(Order.number).where(Order.organizer_id == shop.organizer_id, Order.number.in_(batch))
-            )
+    numbers = scratch.execute('SELECT number FROM "order"')
+    while batch := [number for (number,) in numbers.fetchmany(500)]:
+        existing = db.session.scalars(
+            select(Order.number).where(Order.organizer_id == shop.organizer_id, Order.number.in_(batch))
         )
-    return existing
+        scratch.executemany("INSERT INTO existing VALUES (?)", [(number,) for number in existing])
+    report = ImportReport()
+    skipped = 'SELECT o.number FROM "order" o JOIN existing e ON e.number = o.number ORDER BY o.first_line'
+    for (number,) in scratch.execute(skipped):
+        report.skipped += 1
+        if len(report.skipped_numbers) < SKIPPED_LISTED:
+            report.skipped_numbers.append(number)
+        if on_skipped is not None:
+            on_skipped(number)
+    return report
 
 
-# --- Pass 2: create the orders from the spool, a chunk at a time --------------
+# --- Pass 2: create the orders from the scratch database, a chunk at a time ----
 
 
 def _create(
     shop: Shop,
-    spool: TextIO,
-    orders: dict[str, _SeenOrder],
-    existing: set[str],
+    scratch: sqlite3.Connection,
+    report: ImportReport,
+    progress: Progress,
     *,
     actor: str,
     actor_label: str | None,
-) -> ImportReport:
-    report = ImportReport()
-    reported_skips: set[str] = set()
-    # An order is created once its last row is read; rows of one order are usually adjacent.
-    pending: dict[str, tuple[Booker, list[OrderLine]]] = {}
+) -> None:
+    """Create the new orders in file order (of their first lines), each with its rows in file order."""
+    new_orders = 'SELECT count(*) FROM "order" WHERE number NOT IN (SELECT number FROM existing)'
+    progress.creating(scratch.execute(new_orders).fetchone()[0])
     ready: list[NewOrder] = []
 
     def create_ready() -> None:
         create_orders(shop, ready, created_by=actor, actor_label=actor_label, kind=history.ORDER_IMPORTED)
+        report.created += len(ready)
         ready.clear()
+        progress.created(report.created)
 
-    for number, first_name, last_name, email, mobile, ticket_type, quantity, price_cents in csv.reader(spool):
-        if number in existing:
-            if number not in reported_skips:
-                reported_skips.add(number)
-                report.skipped.append(number)
-            continue
-        entry = pending.get(number)
-        if entry is None:
-            entry = pending[number] = (Booker(first_name, last_name, email, mobile or None), [])
-            report.created.append(number)
-        entry[1].append(OrderLine(ticket_type, int(quantity), int(price_cents)))
-        seen = orders[number]
-        seen.rows -= 1
-        if seen.rows == 0:
-            del orders[number]
-            booker, lines = pending.pop(number)
-            ready.append(NewOrder(number, booker, lines))
-            if len(ready) >= CHUNK_ORDERS:
-                create_ready()
+    rows = scratch.execute(
+        """
+        SELECT r.number, r.first_name, r.last_name, r.email, r.mobile, r.ticket_type, r.quantity, r.price_cents
+        FROM "order" o JOIN row r ON r.number = o.number
+        WHERE o.number NOT IN (SELECT number FROM existing)
+        ORDER BY o.first_line, r.line
+        """
+    )
+    current: NewOrder | None = None
+    for number, first_name, last_name, email, mobile, ticket_type, quantity, price_cents in rows:
+        if current is None or current.number != number:
+            if current is not None:
+                ready.append(current)
+                if len(ready) >= CHUNK_ORDERS:
+                    create_ready()
+            current = NewOrder(number, Booker(first_name, last_name, email, mobile or None), [])
+        current.lines.append(OrderLine(ticket_type, quantity, price_cents))
+    if current is not None:
+        ready.append(current)
     create_ready()
-    return report

@@ -49,10 +49,10 @@ function setUpMenus() {
   });
 }
 
-/* The orders import. A file over the upload limit is refused before it is sent (the server
-   refuses it too, but only once it arrives, which can take minutes on a slow line). While a
-   file is imported, which takes up to a minute for a large one, the button says so and cannot
-   be pressed twice. Without this script the server does both jobs. */
+/* The orders import's upload. A file over the upload limit is refused before it is sent (the
+   server refuses it too, but only once it arrives, which can take minutes on a slow line). While
+   a large file is sent, the button says so and cannot be pressed twice. Without this script the
+   server does both jobs. */
 function setUpImport() {
   "use strict";
   var input = document.querySelector("input[type=file][data-max-bytes]");
@@ -92,6 +92,40 @@ function setUpImport() {
   });
 }
 
+/* An import's page: the progress bar follows the import by itself, asking the server every second,
+   and the page reloads once the import is finished to show its result. Without this script the
+   page shows where the import stood when it was loaded, with a link to load it again. */
+function setUpImportProgress() {
+  "use strict";
+  var section = document.querySelector("[data-import-progress]");
+  if (!section) return;
+  var url = section.getAttribute("data-import-progress");
+  var bar = section.querySelector("progress");
+  var text = section.querySelector("[data-import-text]");
+  var waiting = false;
+
+  function update(standing) {
+    if (standing.finished) {
+      window.location.reload();
+      return;
+    }
+    bar.max = standing.total || 1;
+    bar.value = standing.done;
+    bar.textContent = standing.percent + " %";
+    text.textContent = standing.text;
+  }
+
+  window.setInterval(function () {
+    if (waiting || document.hidden) return;
+    waiting = true;
+    fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+      .then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (standing) { if (standing) update(standing); })
+      .catch(function () { /* the server is away for a moment: try again at the next tick */ })
+      .then(function () { waiting = false; });
+  }, 1000);
+}
+
 function whenReady(setUp) {
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", setUp);
   else setUp();
@@ -99,3 +133,4 @@ function whenReady(setUp) {
 
 whenReady(setUpMenus);
 whenReady(setUpImport);
+whenReady(setUpImportProgress);
