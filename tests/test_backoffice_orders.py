@@ -44,6 +44,7 @@ def test_orders_list_searches_number_booker_and_holder(app, client, login, smtp,
     assert search("zoë holder") == ["NX-2026-000123"]  # a ticket holder's name
     assert search("zoe.holder@") == ["NX-2026-000123"]  # a ticket holder's email
     assert search("%") == []  # LIKE wildcards are searched for literally
+    assert search("  de\tvries\x00 ") == ["NX-2026-000456", "NX-2026-000123"]  # pasted space and NUL left out
     assert search("nobody") == []
     assert "No orders match." in text(search_orders(staff, "nobody"))
     with app.app_context():

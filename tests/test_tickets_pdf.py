@@ -99,8 +99,10 @@ def drawn_chars(page: pdfium.PdfPage) -> list[DrawnChar]:
             continue
         x, y = ctypes.c_double(), ctypes.c_double()
         pdfium_c.FPDFText_GetCharOrigin(textpage.raw, index, ctypes.byref(x), ctypes.byref(y))
-        chars.append(DrawnChar(chr(pdfium_c.FPDFText_GetUnicode(textpage.raw, index)),
-                               textpage.get_textobj(index).get_font(), x.value, y.value))
+        # pdfium reads a hyphen that ends a line as a soft hyphen, which it reports as U+0002.
+        hyphen = pdfium_c.FPDFText_IsHyphen(textpage.raw, index)
+        char = "-" if hyphen else chr(pdfium_c.FPDFText_GetUnicode(textpage.raw, index))
+        chars.append(DrawnChar(char, textpage.get_textobj(index).get_font(), x.value, y.value))
     return chars
 
 

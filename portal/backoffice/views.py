@@ -138,6 +138,14 @@ def _search_condition(search: str):
 
 #: Where the orders list keeps what is searched for: in the signed session, never in an address.
 SEARCH_KEY = "orders_search"
+
+
+def _searchable(text: str) -> str:
+    """The search text with white space collapsed and control characters left out: no stored
+    name has them, and PostgreSQL refuses a NUL in a query outright."""
+    return "".join(char for char in " ".join(text.split()) if char.isprintable())[:200]
+
+
 def _has_tickets_to_personalise():
     """An order some of whose tickets are open, or shared and not yet filled in."""
     return (
@@ -153,7 +161,7 @@ def orders_list():
     """The orders list. The filter form is posted: a name or address searched for never enters a URL,
     so no access log, Referer or login?next= carries it; the list keeps showing it until cleared."""
     if request.method == "POST":
-        session[SEARCH_KEY] = request.form.get("q", "").strip()[:200]
+        session[SEARCH_KEY] = _searchable(request.form.get("q", ""))
         filters = {
             "status": request.form.get("status") or None,
             "shop": request.form.get("shop", type=int),
