@@ -21,6 +21,8 @@ JOURNEYS = [
     "tests/browser/test_door_phone.py::test_the_door_in_dutch",
     "tests/browser/test_whatsapp.py::test_the_whatsapp_page_works_without_its_script",
     "tests/browser/test_personalisation_closing.py",
+    "tests/browser/test_import_page.py",
+    "tests/browser/test_dutch.py::test_dutch_journey_shows_no_english",
 ]
 
 

@@ -9,7 +9,8 @@ from portal.services.organizers import create_backoffice_user
 from tests.browser.browsing import DESKTOP, check_accessibility
 from tests.browser.test_journeys import PASSWORD
 
-LONG_FIRST, LONG_LAST = "Wolfeschlegelsteinhausenbergerdorff" * 3, "Maximiliana-Alexandrina" * 4
+# As long as the columns take (100 characters), with no place to break a line.
+LONG_FIRST, LONG_LAST = ("Wolfeschlegelsteinhausenbergerdorff" * 3)[:100], "Maximiliana-Alexandrina" * 4
 LONG_EMAIL = ("a" * 60) + "." + ("b" * 3) + "@" + ("very-long-subdomain-name-" * 6) + "example.org"
 
 

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from portal.extensions import db
 from portal.services.organizers import create_backoffice_user
-from tests.browser.browsing import DESKTOP, PHONE, check_accessibility
+from tests.browser.browsing import DESKTOP, PHONE, check_accessibility, screenshot
 from tests.browser.test_journeys import PASSWORD, emailed_link
 from tests.conftest import links_in
 from tests.pages import path_of
@@ -89,6 +89,7 @@ def test_dutch_journey_shows_no_english(app, new_context, make_order, smtp, deli
     booker.get_by_label("E-mail", exact=True).fill("vriend@example.org")
     booker.get_by_role("button", name="Verzenden").tap()
     expect(booker.locator("#ticket-2 .ticket-detail")).to_have_text("Per e-mail gedeeld met vriend@example.org")
+    screenshot(booker, "phone-overview-nl")
     share_link = emailed_link(smtp, deliver, "vriend@example.org", "/t/")
 
     recipient = new_context(PHONE, locale="nl-NL").new_page()
