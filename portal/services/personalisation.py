@@ -60,7 +60,7 @@ class HolderDetails:
 
 
 def order_for_overview(token: str) -> Order:
-    """The order an overview link opens, with its shop and tickets (two statements), or the reason it cannot be opened."""
+    """The order an overview link opens, with its shop and tickets (one statement), or the reason it cannot be opened."""
     order_id, version = tokens.read_token(tokens.OVERVIEW, token)
     order = db.session.get(Order, order_id, options=[joinedload(Order.shop), joinedload(Order.tickets)])
     if order is None:
