@@ -15,6 +15,7 @@ them into docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
+import html
 import json
 import os
 import re
@@ -70,10 +71,14 @@ def pages(base: str, demo: dict) -> list[tuple[str, str, dict[str, str]]]:
     overview = demo["overview_url"]
     booker = requests.Session()
     share_page = booker.get(f"{overview}/tickets/1/share").text
-    shared = booker.post(
-        f"{overview}/tickets/1/share/whatsapp", data={"csrf_token": csrf_token(share_page)}, allow_redirects=False
-    )
-    [message] = parse_qs(urlsplit(shared.headers["Location"]).query)["text"]
+    share_version = re.search(r'name="share_version" type="hidden" value="([^"]+)"', share_page).group(1)
+    # The share answers with the portal's own page, whose button opens WhatsApp with the message.
+    whatsapp_page = booker.post(
+        f"{overview}/tickets/1/share/whatsapp",
+        data={"csrf_token": csrf_token(share_page), "share_version": share_version},
+    ).text
+    whatsapp_link = html.unescape(re.search(r'id="open-whatsapp" href="([^"]+)"', whatsapp_page).group(1))
+    [message] = parse_qs(urlsplit(whatsapp_link).query)["text"]
     [recipient_form] = re.findall(r"https?://\S+/t/\S+", message)
 
     organizer = requests.Session()
