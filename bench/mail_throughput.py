@@ -140,6 +140,8 @@ def main() -> None:
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_PG_URL))
     parser.add_argument("--code", default=str(ROOT), help="comma-separated checkouts of the portal to measure in turn")
     args = parser.parse_args()
+    if args.messages < 2:
+        parser.error("--messages must be at least 2: the rate is timed from the first message sent to the last")
     codes = [Path(code).resolve() for code in args.code.split(",")]
     print(f"machine: {machine(args.database_url)}")
     results = []
