@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from portal.extensions import db
@@ -201,6 +201,18 @@ def test_the_shop_page_shows_where_personalisation_stands_as_figures_and_a_chart
     personalise(app, second, [2])
     orders_page = page(login(), link.replace("&amp;", "&"))
     assert numbers[0] in orders_page and numbers[1] not in orders_page
+
+
+def test_each_shops_days_are_cut_in_its_own_time_zone(app, make_shop, make_order):
+    # 20:00 UTC is still 1 June in Amsterdam and already 2 June in Tokyo.
+    moment = datetime(2026, 6, 1, 20, 0, tzinfo=UTC)
+    shop_ids = {zone: make_shop(timezone=zone) for zone in ("Europe/Amsterdam", "Asia/Tokyo")}
+    for shop_id in shop_ids.values():
+        personalise(app, make_order(tickets=1, shop_id=shop_id), [1], on=moment)
+    with app.app_context():
+        # Asked one after the other, as two organizers' pages are: the second must not get the first's zone.
+        days = {zone: progress.shop_progress(db.session.get(Shop, shop_id)).per_day for zone, shop_id in shop_ids.items()}
+    assert days == {"Europe/Amsterdam": {date(2026, 6, 1): 1}, "Asia/Tokyo": {date(2026, 6, 2): 1}}
 
 
 def test_the_shop_page_says_when_personalisation_has_closed(app, login, make_shop, make_order):

@@ -18,7 +18,10 @@ class local_date(GenericFunction[date]):  # noqa: N801 (an SQL function, named a
     """SQL: the calendar day of a UTC timestamp in a time zone: local_date(column, zone)."""
 
     type = Date()
-    inherit_cache = True
+    # The zone is written into the SQL text (a literal, or a fixed offset on SQLite), but SQLAlchemy
+    # keys its cache of compiled statements by shape, not by values: cached, every shop would get
+    # the zone of the first one compiled. Statements with local_date are compiled each time.
+    inherit_cache = False
 
 
 @compiles(local_date, "postgresql")
