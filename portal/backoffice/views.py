@@ -21,7 +21,7 @@ from portal.backoffice.forms import ContactForm, ImportForm, ReopenForm, ShopSet
 from portal.errors import OrderCancelled, PortalError
 from portal.extensions import db
 from portal.forms import ActionForm
-from portal.models import ImportStatus, Order, OrderEvent, OrderImport, OrderStatus, Shop, Ticket, TicketStatus
+from portal.models import ImportStatus, Order, OrderEvent, OrderImport, OrderStatus, Shop, Ticket
 from portal.models._time import utcnow
 from portal.services import import_jobs, orders, progress, shops
 from portal.services.imports import SKIPPED_LISTED
@@ -146,15 +146,6 @@ def _searchable(text: str) -> str:
     return "".join(char for char in " ".join(text.split()) if char.isprintable())[:200]
 
 
-def _has_tickets_to_personalise():
-    """An order some of whose tickets are open, or shared and not yet filled in."""
-    return (
-        select(Ticket.id)
-        .where(Ticket.order_id == Order.id, Ticket.status.in_([TicketStatus.OPEN, TicketStatus.SHARED]))
-        .exists()
-    )
-
-
 # Endpoint "orders" (as the navigation says); the function is named apart from the services module.
 @bp.route("/orders", methods=["GET", "POST"], endpoint="orders")
 def orders_list():
@@ -181,7 +172,7 @@ def orders_list():
     if shop_id:
         query = query.where(Order.shop_id == shop_id)
     if pending:
-        query = query.where(Order.status == OrderStatus.COMPLETED, _has_tickets_to_personalise())
+        query = query.where(Order.status == OrderStatus.COMPLETED, Order.with_tickets_to_fill_in())
     query = query.options(contains_eager(Order.shop), selectinload(Order.tickets)).order_by(
         Order.created_at.desc(), Order.id.desc()
     )

@@ -6,16 +6,15 @@ import enum
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, ColumnElement, ForeignKey, String, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
 from portal.models._time import UTCDateTime, utcnow
-from portal.models.tickets import full_name
+from portal.models.tickets import Ticket, full_name
 
 if TYPE_CHECKING:
     from portal.models.shops import Shop
-    from portal.models.tickets import Ticket
 
 
 class OrderStatus(enum.StrEnum):
@@ -79,6 +78,11 @@ class Order(db.Model):
     @property
     def is_cancelled(self) -> bool:
         return self.status == OrderStatus.CANCELLED
+
+    @classmethod
+    def with_tickets_to_fill_in(cls) -> ColumnElement[bool]:
+        """SQL: the order has a ticket nobody has filled in yet."""
+        return select(Ticket.id).where(Ticket.order_id == cls.id, Ticket.to_fill_in).exists()
 
     @property
     def personalisation_deadline(self) -> datetime | None:

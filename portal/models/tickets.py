@@ -7,7 +7,8 @@ import secrets
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Date, ForeignKey, String, UniqueConstraint
+from sqlalchemy import ColumnElement, Date, ForeignKey, String, UniqueConstraint
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.barcodes import new_short_code
@@ -24,6 +25,10 @@ class TicketStatus(enum.StrEnum):
     SHARED = "shared"
     PERSONALISED = "personalised"
     CANCELLED = "cancelled"
+
+
+#: A ticket nobody has filled in yet: open, or shared and waiting for its recipient.
+TO_FILL_IN = (TicketStatus.OPEN, TicketStatus.SHARED)
 
 
 def full_name(first_name: str | None, last_name: str | None) -> str:
@@ -118,3 +123,13 @@ class Ticket(db.Model):
     @property
     def is_personalised(self) -> bool:
         return self.status == TicketStatus.PERSONALISED
+
+    @hybrid_property
+    def to_fill_in(self) -> bool:
+        """Nobody has filled this ticket in yet (in a query too: Ticket.to_fill_in)."""
+        return self.status in TO_FILL_IN
+
+    @to_fill_in.inplace.expression
+    @classmethod
+    def _to_fill_in_expression(cls) -> ColumnElement[bool]:
+        return cls.status.in_(TO_FILL_IN)

@@ -20,7 +20,7 @@ from flask_mail import Message
 
 from portal import ics, links
 from portal.formatting import event_datetime
-from portal.models import OutgoingMessage, Ticket, TicketStatus
+from portal.models import OutgoingMessage, Ticket
 from portal.models._time import utcnow
 from portal.services import downloads
 
@@ -56,7 +56,7 @@ def _no_link(message: OutgoingMessage) -> dict[str, Any]:
 
 def _still_to_fill_in(message: OutgoingMessage) -> list[Ticket]:
     """The order's tickets nobody has filled in yet, as they are when the message is written."""
-    return [t for t in message.order.tickets if t.status in (TicketStatus.OPEN, TicketStatus.SHARED)]
+    return [t for t in message.order.tickets if t.to_fill_in]
 
 
 def _reminder_context(message: OutgoingMessage) -> dict[str, Any]:

@@ -169,7 +169,7 @@ def _booker_update(order: Order, ticket: Ticket, *conditions: ColumnElement[bool
     check_open(order)
     _update_ticket(
         ticket,
-        Ticket.status.in_([TicketStatus.OPEN, TicketStatus.SHARED]),
+        Ticket.to_fill_in,
         _order_still_current(order),
         *conditions,
         share_version=Ticket.share_version + 1,

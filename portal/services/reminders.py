@@ -148,14 +148,6 @@ def _remind(shop: Shop, now: datetime, report: Report) -> None:
         _remind_recipients(shop, closing, days, point_at, now, report)
 
 
-def _open_tickets_of_order() -> ColumnElement[bool]:
-    return (
-        select(Ticket.id)
-        .where(Ticket.order_id == Order.id, Ticket.status.in_([TicketStatus.OPEN, TicketStatus.SHARED]))
-        .exists()
-    )
-
-
 def _remind_bookers(
     shop: Shop, closing: _Closing, days: int, point_at: datetime, now: datetime, report: Report
 ) -> None:
@@ -168,7 +160,7 @@ def _remind_bookers(
             closing.orders,
             # An order that arrived (or was reopened) after the point gets only the points still ahead.
             Order.personalisation_opened_at < point_at,
-            _open_tickets_of_order(),
+            Order.with_tickets_to_fill_in(),
             _not_queued(BOOKER_REMINDER, Order.id, Order.personalisation_version, days),
         )
         .order_by(Order.id)
