@@ -7,6 +7,7 @@ type, never an order, an email address or a phone number.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from flask import redirect, render_template, url_for
 from flask_babel import gettext, lazy_gettext as _l
@@ -125,6 +126,6 @@ def _reason(answer: DoorAnswer, shop: Shop) -> str:
 
 def _admitted_time(answer: DoorAnswer, shop: Shop) -> str:
     """When the ticket was admitted, in the event's time zone: 20:14, or with the day when it was not today."""
-    today = event_datetime(datetime.now(UTC), shop, "yyyy-MM-dd")
-    same_day = event_datetime(answer.admitted_at, shop, "yyyy-MM-dd") == today
+    zone = ZoneInfo(shop.timezone)
+    same_day = answer.admitted_at.astimezone(zone).date() == datetime.now(zone).date()
     return event_datetime(answer.admitted_at, shop, "HH:mm" if same_day else "d MMMM, HH:mm")

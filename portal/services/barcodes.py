@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import contains_eager
 
 from portal import barcodes
@@ -96,21 +96,26 @@ class ListedTicket:
     admitted_at: datetime | None
 
 
+def admissible(shop: Shop) -> ColumnElement[bool]:
+    """SQL: a ticket of this shop the door lets in (if not admitted yet): personalised where the shop
+    requires it, else any not cancelled. Its order's state is checked apart."""
+    if shop.personalisation_required:
+        return Ticket.status == TicketStatus.PERSONALISED
+    return Ticket.status != TicketStatus.CANCELLED
+
+
 def valid_tickets(shop: Shop) -> Iterator[ListedTicket]:
     """Every ticket of the shop whose barcode the door accepts now (admitted ones too, with the time)."""
     query = (
         select(Ticket)
         .join(Ticket.order)
-        .where(Order.shop_id == shop.id, Order.status == OrderStatus.COMPLETED, Ticket.status != TicketStatus.CANCELLED)
+        .where(Order.shop_id == shop.id, Order.status == OrderStatus.COMPLETED, admissible(shop))
         .options(contains_eager(Ticket.order))
         .order_by(Ticket.id)
     )
-    if shop.personalisation_required:
-        query = query.where(Ticket.status == TicketStatus.PERSONALISED)
-    key = signing_key(shop)
     for ticket in db.session.scalars(query.execution_options(yield_per=1000)):
         yield ListedTicket(
-            barcode=barcodes.sign(barcode_of(ticket), key.private_key),
+            barcode=signed_barcode(ticket),
             short_code=ticket.short_code,
             ticket_type=ticket.ticket_type,
             holder_name=printed_name(ticket),

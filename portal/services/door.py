@@ -20,7 +20,7 @@ from portal.extensions import db
 from portal.models import BackofficeUser, Order, Shop, Ticket, TicketStatus
 from portal.models._time import utcnow
 from portal.services import history
-from portal.services.barcodes import key_numbered, printed_name, signing_key
+from portal.services.barcodes import admissible, key_numbered, printed_name, signing_key
 
 
 class Verdict(enum.StrEnum):
@@ -87,9 +87,13 @@ def _other_event(shop: Shop, other_shop_id: int) -> DoorAnswer:
     return DoorAnswer(Verdict.OTHER_EVENT, other_shop=other if same_organizer else None)
 
 
+def _cancelled(ticket: Ticket) -> bool:
+    return ticket.status == TicketStatus.CANCELLED or ticket.order.is_cancelled
+
+
 def _judge(shop: Shop, ticket: Ticket) -> DoorAnswer:
     """The answer for a current barcode of one of this shop's tickets."""
-    if ticket.status == TicketStatus.CANCELLED or ticket.order.is_cancelled:
+    if _cancelled(ticket):
         return DoorAnswer(Verdict.CANCELLED)
     if shop.personalisation_required and not ticket.is_personalised:
         return DoorAnswer(Verdict.NOT_PERSONALISED, ticket)
@@ -98,33 +102,33 @@ def _judge(shop: Shop, ticket: Ticket) -> DoorAnswer:
     return DoorAnswer(Verdict.VALID, ticket)
 
 
-def _check_signed(shop: Shop, text: str) -> tuple[DoorAnswer, int | None]:
+def _check_signed(shop: Shop, text: str) -> DoorAnswer:
     try:
         scanned = barcodes.parse(text)
     except barcodes.BarcodeUnreadable:
-        return DoorAnswer(Verdict.FORGED), None
+        return DoorAnswer(Verdict.FORGED)
     barcode = scanned.barcode
     key = key_numbered(barcode.shop_id, barcode.key_number)
     if key is None or not scanned.is_signed_by(key.public_key):
-        return DoorAnswer(Verdict.FORGED), None
+        return DoorAnswer(Verdict.FORGED)
     if barcode.shop_id != shop.id:
-        return _other_event(shop, barcode.shop_id), None
+        return _other_event(shop, barcode.shop_id)
     ticket = _this_shops_ticket(shop, Ticket.id == barcode.ticket_id)
     if ticket is None:
-        return DoorAnswer(Verdict.FORGED), None  # signed for a ticket that no longer exists
-    if ticket.status == TicketStatus.CANCELLED or ticket.order.is_cancelled:
-        return DoorAnswer(Verdict.CANCELLED), None
+        return DoorAnswer(Verdict.FORGED)  # signed for a ticket that no longer exists
+    if _cancelled(ticket):
+        return DoorAnswer(Verdict.CANCELLED)
     if key.number != signing_key(shop).number or barcode.version != ticket.barcode_version:
         # Not the ticket: whoever shows an earlier barcode is not its holder now.
-        return DoorAnswer(Verdict.REPLACED), None
-    return _judge(shop, ticket), barcode.version
+        return DoorAnswer(Verdict.REPLACED)
+    return _judge(shop, ticket)
 
 
-def _check_stored(shop: Shop, condition: ColumnElement[bool]) -> tuple[DoorAnswer, int | None]:
+def _check_stored(shop: Shop, condition: ColumnElement[bool]) -> DoorAnswer:
     """A short code or an unsigned barcode: looked up among this shop's tickets, then the organizer's others."""
     ticket = _this_shops_ticket(shop, condition)
     if ticket is not None:
-        return _judge(shop, ticket), ticket.barcode_version
+        return _judge(shop, ticket)
     other_shop_id = db.session.scalar(
         select(Order.shop_id)
         .join(Order.tickets)
@@ -132,12 +136,12 @@ def _check_stored(shop: Shop, condition: ColumnElement[bool]) -> tuple[DoorAnswe
         .where(condition, Shop.organizer_id == shop.organizer_id)
     )
     if other_shop_id is not None:
-        return _other_event(shop, other_shop_id), None
-    return DoorAnswer(Verdict.UNKNOWN), None
+        return _other_event(shop, other_shop_id)
+    return DoorAnswer(Verdict.UNKNOWN)
 
 
-def _check(shop: Shop, text: str) -> tuple[DoorAnswer, int | None]:
-    """The answer, and the barcode version of the ticket it names (None when it names none of this shop's)."""
+def check(shop: Shop, text: str) -> DoorAnswer:
+    """What the door should do with this scanned barcode or typed short code. Changes nothing."""
     text = text.strip()
     if barcodes.looks_signed(text):
         return _check_signed(shop, text)
@@ -147,12 +151,7 @@ def _check(shop: Shop, text: str) -> tuple[DoorAnswer, int | None]:
     if 20 <= len(text) <= 64 and text.isascii() and text.isprintable():
         # A QR code of a PDF made before barcodes were signed: still its ticket's current unsigned barcode?
         return _check_stored(shop, Ticket.barcode == text)
-    return DoorAnswer(Verdict.UNREADABLE), None
-
-
-def check(shop: Shop, text: str) -> DoorAnswer:
-    """What the door should do with this scanned barcode or typed short code. Changes nothing."""
-    return _check(shop, text)[0]
+    return DoorAnswer(Verdict.UNREADABLE)
 
 
 def admit(shop: Shop, text: str, *, user: BackofficeUser) -> DoorAnswer:
@@ -162,23 +161,25 @@ def admit(shop: Shop, text: str, *, user: BackofficeUser) -> DoorAnswer:
     an UPDATE that holds only while the ticket is still unadmitted, at the same barcode
     version, and still valid: of simultaneous admissions, exactly one changes the row.
     """
-    answer, version = _check(shop, text)
+    answer = check(shop, text)
     if answer.verdict != Verdict.VALID:
         return answer
     ticket = answer.ticket
-    still_valid = Ticket.status == TicketStatus.PERSONALISED if shop.personalisation_required else (
-        Ticket.status != TicketStatus.CANCELLED
-    )
     result = db.session.execute(
         update(Ticket)
-        .where(Ticket.id == ticket.id, Ticket.admitted_at.is_(None), Ticket.barcode_version == version, still_valid)
+        .where(
+            Ticket.id == ticket.id,
+            Ticket.admitted_at.is_(None),
+            Ticket.barcode_version == ticket.barcode_version,
+            admissible(shop),
+        )
         .values(admitted_at=utcnow(), admitted_by_id=user.id)
         .execution_options(synchronize_session=False)
     )
     db.session.refresh(ticket)
-    db.session.refresh(ticket.order)
     if result.rowcount != 1:
         # Someone else was quicker (or the ticket changed meanwhile): say what it is now.
+        db.session.refresh(ticket.order)
         return check(shop, text)
     history.record(ticket.order, history.TICKET_ADMITTED, actor=history.DOOR, actor_label=user.display_name, ticket=ticket)
     return DoorAnswer(Verdict.ADMITTED, ticket)
