@@ -319,9 +319,7 @@ def orders_import(file: Path, shop_id: int) -> None:
     and is listed under Imports in the backoffice; on a terminal, standard error
     shows how far it got.
     """
-    shop = db.session.get(Shop, shop_id)
-    if shop is None:
-        raise click.ClickException(f"no shop with id {shop_id}")
+    shop = _shop(shop_id)
     try:
         stream = file.open("rb")
     except OSError as error:

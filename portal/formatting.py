@@ -12,8 +12,12 @@ from flask_babel import get_locale
 from portal.models import Shop
 
 
+#: The portal's own date formats, by name: full_short for the event, day_short for what happens before it.
+FORMATS = {"full_short": "EEEE d MMMM y, HH:mm", "day_short": "EEEE d MMMM, HH:mm"}
+
+
 def event_datetime(moment: datetime, shop: Shop, format: str = "full_short") -> str:
-    """Format a UTC moment in the shop's time zone, e.g. 'Saturday 12 June 2027, 20:00'."""
+    """Format a UTC moment in the shop's time zone, e.g. 'Saturday 12 June 2027, 20:00' (a name of FORMATS, or a Babel pattern)."""
     return _local_datetime(moment, shop.timezone, get_locale() or "en", format)
 
 
@@ -21,7 +25,7 @@ def event_datetime(moment: datetime, shop: Shop, format: str = "full_short") -> 
 def _local_datetime(moment: datetime, timezone: str, locale: Locale | str, format: str) -> str:
     # Every page of an event shows its start; Babel's formatting costs more than the page's queries.
     local = moment.astimezone(ZoneInfo(timezone))
-    pattern = "EEEE d MMMM y, HH:mm" if format == "full_short" else format
+    pattern = FORMATS.get(format, format)
     return format_datetime(local, pattern, locale=locale)
 
 

@@ -36,12 +36,13 @@ def _refused(error: PortalError) -> tuple[str, int]:
     """A refused action or an unusable link: say what happened and how to go on."""
     db.session.rollback()
     context: dict[str, object] = {"error": error, "typed": _typed_details()}
+    on_shared_ticket = request.endpoint in ("consumer.ticket", "consumer.ticket_download")
     if isinstance(error, LinkError):
         if error.offers_new_link:
             context["lost_link_form"] = LostLinkForm(formdata=None)
-            context["shared_ticket"] = request.endpoint in ("consumer.ticket", "consumer.ticket_download")
+            context["shared_ticket"] = on_shared_ticket
     elif request.view_args and "token" in request.view_args:
-        page = ".ticket" if request.endpoint in ("consumer.ticket", "consumer.ticket_download") else ".overview"
+        page = ".ticket" if on_shared_ticket else ".overview"
         context["back_url"] = url_for(page, token=request.view_args["token"])
     return render_template("errors/portal.html", **context), error.status_code
 
@@ -269,9 +270,9 @@ def _share_page(order: Order, ticket: Ticket, token: str, email_form: ShareByEma
 @bp.errorhandler(TooManyRequests)
 def _too_many(error: TooManyRequests):
     """A limit was reached: say when it lifts; on the share page, with the typed address kept and a way back."""
-    wait = error_pages.wait_until_limit_lifts()
     if request.endpoint != "consumer.share_email":
         return error_pages.too_many_requests(error)
+    wait = error_pages.wait_until_limit_lifts()
     order, ticket = _booker_ticket(request.view_args["token"], request.view_args["position"])
     form = ShareByEmailForm()
     form.email.errors = [gettext(

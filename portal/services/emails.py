@@ -81,7 +81,7 @@ def _fill_in_by(message: OutgoingMessage) -> str | None:
     deadline = order.personalisation_deadline
     if deadline is None or deadline <= utcnow():
         return None
-    return event_datetime(deadline, order.shop, "EEEE d MMMM, HH:mm")
+    return event_datetime(deadline, order.shop, "day_short")
 
 
 def _your_tickets(message: OutgoingMessage) -> str:

@@ -242,15 +242,8 @@ class DeliveryReport:
 
 def _on_timeline(session: Session, message: OutgoingMessage, kind: str) -> None:
     if message.order_id is not None:
-        session.add(
-            OrderEvent(
-                order_id=message.order_id,
-                ticket_id=message.ticket_id,
-                kind=kind,
-                actor=history.SYSTEM,
-                details={"email": message.kind},
-            )
-        )
+        row = history.event_row(message.order_id, kind, actor=history.SYSTEM, ticket_id=message.ticket_id, email=message.kind)
+        session.add(OrderEvent(**row))
 
 
 def _mark_sent(session: Session, message: OutgoingMessage) -> None:

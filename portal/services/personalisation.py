@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 
 from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import joinedload
@@ -139,12 +139,12 @@ def _require_personalisation(order: Order) -> None:
         raise PersonalisationNotRequired()
 
 
-def check_open(order: Order, ticket: Ticket | None = None, *, now: datetime | None = None) -> None:
+def check_open(order: Order, ticket: Ticket | None = None) -> None:
     """Refuse once the order's personalisation deadline has passed (the organizer can still edit and reopen).
 
     `ticket` is the one a recipient's page is about: the refusal's page shows that ticket only.
     """
-    if order.personalisation_closed(now or utcnow()):
+    if order.personalisation_closed(utcnow()):
         raise PersonalisationClosed(order, ticket)
 
 

@@ -291,4 +291,3 @@ def _digests(now: datetime, report: Report) -> None:
         ).all()
         queue_overview_link(db.session.get_one(Order, order_id), kind=BOOKER_DIGEST, ticket_ids=sorted(told))
         report.digests += 1
-    db.session.commit()
